@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Debian packages os1 needs at run and test time. Installs them with apt when run as root;
+# otherwise names the command to run. Quiet and quick when everything is present.
+set -euo pipefail
+PACKAGES=(
+  espeak-ng   # phonemes for the Piper voice and the light espeak voices
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if ! command -v apt-get >/dev/null; then
+  echo "os1: please install these system packages with your package manager: ${missing[*]}" >&2
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "os1: system packages missing: ${missing[*]}. Run: sudo apt-get install -y ${missing[*]}" >&2
+  exit 0
+fi
+echo "==> installing system packages: ${missing[*]}"
+apt-get update -q
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"

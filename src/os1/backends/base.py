@@ -1,0 +1,61 @@
+"""The backend contract: stream a reply to a list of messages as typed events.
+
+A backend is one class with one `stream` method (plus `count_tokens` for context budgeting).
+Structured output is part of the contract: `GenerationOptions.json_schema` asks the backend to
+constrain its output to that JSON schema. A backend that cannot (`supports_schema = False`)
+still streams text; `os1.backends.structured.generate_json` then asks in words and parses
+leniently. Backends raise `BackendUnavailable` (one sentence for the user) when they cannot
+serve; they stop promptly when the consumer stops iterating.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from os1.events import BackendEvent, TextDelta
+from os1.messages import Message
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationOptions:
+    max_tokens: int = 400
+    temperature: float = 0.7
+    json_schema: Mapping[str, Any] | None = None
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+
+
+class Backend(Protocol):
+    name: str
+    context_window: int
+    supports_schema: bool
+
+    def stream(
+        self, messages: Sequence[Message], options: GenerationOptions
+    ) -> AsyncIterator[BackendEvent]:
+        """Yield TextDelta events, then exactly one GenerationDone."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """How many tokens `text` takes in this model's context (an estimate is fine)."""
+        ...
+
+
+async def collect_text(
+    backend: Backend, messages: Sequence[Message], options: GenerationOptions
+) -> str:
+    """Run a generation to the end and return its text."""
+    parts: list[str] = []
+    async with aclosing(backend.stream(messages, options)) as events:
+        async for event in events:
+            if isinstance(event, TextDelta):
+                parts.append(event.text)
+    return "".join(parts)
+
+
+def estimate_tokens(text: str) -> int:
+    """A tokenizer-free estimate (~3.5 characters per token for English with BPE)."""
+    return max(1, (len(text) * 2 + 6) // 7)

@@ -1,0 +1,44 @@
+"""The per-turn context: who is talking, and the parts a turn may use.
+
+Identity travels here, never in a global. A context is made for one user by the runtime
+(`os1.runtime.Runtime.context`) and its store can reach only that user's data. `Memory` is the
+seam long-term memory plugs into (two methods); without it the OS still talks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from os1.backends.base import Backend
+from os1.config import Config
+from os1.messages import StoredMessage
+from os1.storage.user_store import UserStore
+
+
+class Memory(Protocol):
+    async def notes_for(self, query: str, now: datetime) -> str:
+        """Dated notes relevant to `query`, ready for the prompt ('' when there are none)."""
+        ...
+
+    async def observe(self, messages: Sequence[StoredMessage]) -> None:
+        """Learn from a finished exchange. Runs after the reply, never before it."""
+        ...
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class TurnContext:
+    user_id: str
+    user_name: str
+    store: UserStore
+    backend: Backend
+    config: Config
+    session_id: int
+    memory: Memory | None = None
+    clock: Callable[[], datetime] = field(default=_utcnow)

@@ -1,0 +1,69 @@
+"""The conversation engine: one turn as an async generator of events.
+
+    run_turn(ctx, text) -> MessageStored, TurnStarted, TextDelta…, TurnEnded   (or ErrorEvent)
+
+Invariants: the user's message is committed before the model is called (MessageStored is its
+acknowledgement); the prompt always fits the model's window; the reply is stored as it streams
+and marked interrupted if the consumer stops. Until the first meeting is complete, turns are
+handled by the onboarding state machine. `text=None` means the OS speaks first (the opening
+of the first meeting); after onboarding it yields nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+
+from os1.backends.base import GenerationOptions
+from os1.context import TurnContext
+from os1.errors import UserError
+from os1.events import ErrorEvent, Event, MessageStored, TurnEnded
+from os1.inputs import clean_user_text
+from os1.persona import onboarding
+from os1.prompting import build_prompt, system_prompt
+from os1.replies import stream_reply
+
+
+async def run_turn(ctx: TurnContext, text: str | None) -> AsyncIterator[Event]:
+    identity = ctx.store.get_identity()
+    if not identity.onboarded:
+        async with aclosing(onboarding.step(ctx, identity, text)) as steps:
+            async for event in steps:
+                yield event
+        return
+    if text is None:
+        return
+    try:
+        text = clean_user_text(text, ctx.config.max_input_chars)
+        history = ctx.store.messages(limit=400)
+        user_message = ctx.store.add_message(ctx.session_id, "user", text)
+    except UserError as e:
+        yield ErrorEvent(e.sentence)
+        return
+    yield MessageStored(user_message.id)
+
+    notes = ""
+    if ctx.memory is not None:
+        notes = await ctx.memory.notes_for(text, ctx.clock())
+    prompt = build_prompt(
+        system=system_prompt(identity, ctx.user_name),
+        history=history,
+        user_text=text,
+        notes=notes,
+        user_name=identity.user_name or ctx.user_name,
+        context_window=ctx.backend.context_window,
+        reply_tokens=ctx.config.max_reply_tokens,
+        count=ctx.backend.count_tokens,
+    )
+    options = GenerationOptions(
+        max_tokens=ctx.config.max_reply_tokens, temperature=ctx.config.temperature
+    )
+    ended: TurnEnded | None = None
+    async with aclosing(stream_reply(ctx, prompt.messages, options)) as reply_events:
+        async for event in reply_events:
+            if isinstance(event, TurnEnded):
+                ended = event
+            yield event
+    if ended is not None and ctx.memory is not None:
+        reply = ctx.store.get_message(ended.message_id)
+        await ctx.memory.observe([user_message] + ([reply] if reply else []))

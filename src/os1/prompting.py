@@ -1,0 +1,104 @@
+"""Turning a user's history into a prompt that fits the model's window.
+
+Layout: [system: persona] [history…] [system: memory notes] [user: this message]. The persona
+prompt changes only when the identity does, and history is cut on a coarse grid of message ids,
+so consecutive turns share a long identical prefix and llama.cpp reuses its KV cache. Memory
+notes vary per turn, so they sit after the history, next to the message they serve.
+
+The budget: window − reply allowance − system − notes − this message; older history is dropped
+(never a crash) and replaced by a short condensed line of what was said.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from os1.messages import Message, StoredMessage
+from os1.persona.identity import Identity
+from os1.prompts import render
+
+# History is cut at ids that are multiples of this, so the prefix changes rarely.
+CUT_GRID = 16
+HISTORY_SCAN = 400  # messages considered at most
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    messages: list[Message]
+    dropped: int  # history messages left out for lack of room
+
+
+def system_prompt(identity: Identity, user_name: str) -> str:
+    about = "\n".join(
+        f"- {label}: {identity.answers[key]}"
+        for key, label in (
+            ("days", "Their days"),
+            ("people", "Who matters to them"),
+            ("hopes", "What they hope you can help with"),
+        )
+        if identity.answers.get(key)
+    )
+    return render(
+        "system",
+        os_name=identity.os_name or "os1",
+        user_name=identity.user_name or user_name,
+        about=about or "- (nothing yet)",
+    )
+
+
+def _as_history(m: StoredMessage) -> Message:
+    content = m.content + (" …" if m.status == "interrupted" else "")
+    return Message(m.role, content)
+
+
+def condense(dropped: Sequence[StoredMessage], limit_chars: int = 400) -> str:
+    """A deterministic one-line gist of what the user said in dropped turns (newest last)."""
+    said = [m.content.split("\n")[0][:80] for m in dropped if m.role == "user"]
+    text = " / ".join(said[-6:])
+    return text[-limit_chars:]
+
+
+def build_prompt(
+    *,
+    system: str,
+    history: Sequence[StoredMessage],
+    user_text: str,
+    notes: str,
+    user_name: str,
+    context_window: int,
+    reply_tokens: int,
+    count: Callable[[str], int],
+) -> Prompt:
+    usable = [m for m in history[-HISTORY_SCAN:] if m.content and m.status != "failed"]
+    notes_msg = render("notes", user_name=user_name, notes=notes) if notes else ""
+    fixed = count(system) + count(notes_msg) + count(user_text) + 16
+    budget = context_window - reply_tokens - fixed
+    if budget < 0:
+        # Even the essentials do not fit: drop notes, then shorten nothing further (the user
+        # text was length-checked at the edge); the backend will answer briefly.
+        notes_msg = ""
+        budget = context_window - reply_tokens - count(system) - count(user_text) - 16
+    costs = [count(m.content) + 6 for m in usable]
+    start = len(usable)
+    total = 0
+    while start > 0 and total + costs[start - 1] <= budget:
+        start -= 1
+        total += costs[start]
+    if start > 0:
+        # Move the cut forward to the next grid id, keeping the prefix stable across turns,
+        # and leave room for the condensed line.
+        cut_id = usable[start].id
+        grid_id = -(-cut_id // CUT_GRID) * CUT_GRID
+        while start < len(usable) and (usable[start].id < grid_id or usable[start].role != "user"):
+            start += 1
+    kept, dropped = usable[start:], usable[:start]
+    messages = [Message("system", system)]
+    gist = condense(dropped) if dropped else ""
+    if gist and count(gist) + 30 <= budget - sum(costs[start:]):
+        messages.append(Message("system", f"Earlier, {user_name} said: {gist}"))
+    messages.extend(_as_history(m) for m in kept)
+    if notes_msg:
+        messages.append(Message("system", notes_msg))
+    messages.append(Message("user", user_text))
+    return Prompt(messages, len(dropped))

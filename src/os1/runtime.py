@@ -1,0 +1,117 @@
+"""The composition root: the only place that wires concrete parts together.
+
+`Runtime(config)` opens the accounts registry; `backend()` builds (once) the backend the config
+names — an OpenAI-compatible URL, an embedded profile, or a GGUF path; `context(user)` opens
+that user's store, recovers replies a crash left streaming, starts a session and hands back a
+`TurnContext`. Optional parts (long-term memory) are attached here when installed.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable
+from pathlib import Path
+
+from os1.backends.base import Backend
+from os1.config import Config
+from os1.context import Memory, TurnContext
+from os1.errors import ModelFileError
+from os1.profiles import PROFILES, assemble, get_profile
+from os1.storage.accounts import Accounts, User
+from os1.storage.user_store import UserStore
+
+MemoryFactory = Callable[[UserStore, Backend, Config], Memory]
+Progress = Callable[[str], None]
+
+
+def resolve_model_path(config: Config, progress: Callable[[int, int], None] | None = None) -> Path:
+    """The GGUF file the config names: a profile (assembled and verified) or a path."""
+    if config.model in PROFILES:
+        return assemble(get_profile(config.model), config.models_dir, progress)
+    path = Path(config.model).expanduser()
+    if path.suffix.lower() != ".gguf" and not path.exists():
+        raise ModelFileError(
+            f"{config.model!r} is neither a model profile ({', '.join(PROFILES)}) nor a GGUF file."
+        )
+    return path
+
+
+def build_backend(config: Config, say: Progress | None = None) -> Backend:
+    if config.backend_url:
+        from os1.backends.openai_compat import OpenAICompatBackend
+
+        return OpenAICompatBackend(
+            config.backend_url,
+            model=config.backend_model,
+            api_key=config.api_key,
+            context_window=config.n_ctx,
+        )
+    from os1.backends.llamacpp import LlamaCppBackend
+
+    path = resolve_model_path(config)
+    if say:
+        say(f"Loading {config.model if config.model in PROFILES else path.name} …")
+    name = f"embedded:{config.model}" if config.model in PROFILES else f"gguf:{path.name}"
+    return LlamaCppBackend(path, n_ctx=config.n_ctx, n_threads=config.n_threads, name=name)
+
+
+def default_memory_factory() -> MemoryFactory | None:
+    """Long-term memory, when its module is present (it plugs in the way a plugin would)."""
+    try:
+        from os1.memory import open_memory  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    factory: MemoryFactory = open_memory
+    return factory
+
+
+class Runtime:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        backend: Backend | None = None,
+        memory_factory: MemoryFactory | bool | None = True,
+        say: Progress | None = None,
+    ) -> None:
+        self.config = config
+        self.accounts = Accounts(config.home)
+        self._backend = backend
+        self._say = say
+        self._memory_factory = (
+            default_memory_factory() if memory_factory is True else memory_factory or None
+        )
+
+    def backend(self) -> Backend:
+        if self._backend is None:
+            self._backend = build_backend(self.config, self._say)
+        return self._backend
+
+    def default_user_name(self) -> str:
+        if self.config.default_user:
+            return self.config.default_user
+        try:
+            return getpass.getuser() or "me"
+        except (KeyError, OSError):
+            return "me"
+
+    def user(self, name: str | None = None) -> User:
+        return self.accounts.ensure_user(name or self.default_user_name())
+
+    def context(self, user: User, channel: str = "text") -> TurnContext:
+        store = self.accounts.open_store(user)
+        store.recover()
+        backend = self.backend()
+        memory = self._memory_factory(store, backend, self.config) if self._memory_factory else None
+        return TurnContext(
+            user_id=user.id,
+            user_name=user.name,
+            store=store,
+            backend=backend,
+            config=self.config,
+            session_id=store.start_session(channel),
+            memory=memory,
+        )
+
+    def close(self) -> None:
+        self.accounts.close()
