@@ -23,6 +23,8 @@ from os1.events import BackendEvent, GenerationDone, TextDelta
 from os1.messages import Message
 
 _END = object()
+# Small models loop ("I'm trying to be lost. I'm trying to be lost…") without a mild penalty.
+REPEAT_PENALTY = 1.1
 
 
 @contextlib.contextmanager
@@ -133,6 +135,7 @@ class LlamaCppBackend:
             "stream": True,
             "max_tokens": options.max_tokens,
             "temperature": options.temperature,
+            "repeat_penalty": REPEAT_PENALTY,
             "stop": list(options.stop) or None,
         }
         if options.seed is not None:

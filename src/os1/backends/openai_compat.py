@@ -1,8 +1,9 @@
 """Any OpenAI-compatible chat server: Ollama, llama.cpp server, vLLM, LM Studio, hosted APIs.
 
-Streams `/chat/completions` over server-sent events with httpx. Structured output uses
-`response_format: json_schema`; a server that rejects it is remembered as lacking schema
-support and `generate_json` falls back to asking in words. The API key is sent as a bearer
+Streams `/chat/completions` over server-sent events with httpx. Structured output is
+negotiated: `response_format: json_schema` (OpenAI, vLLM, Ollama, LM Studio), then llama.cpp's
+`json_object` + `schema`; a server that rejects both is remembered as lacking schema support and
+`generate_json` falls back to asking in words. The API key is sent as a bearer
 token and never appears in an error, a log line or a repr.
 """
 
@@ -45,6 +46,7 @@ class OpenAICompatBackend:
         self.model = model
         self.context_window = context_window
         self.supports_schema = True
+        self._schema_styles = ["json_schema", "json_object"]
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.AsyncClient(
             headers=headers,
@@ -94,6 +96,11 @@ class OpenAICompatBackend:
             ) from None
         return data if isinstance(data, dict) else {}
 
+    def _response_format(self, schema: dict[str, Any]) -> dict[str, Any]:
+        if self._schema_styles[0] == "json_schema":
+            return {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}
+        return {"type": "json_object", "schema": schema}
+
     async def stream(
         self, messages: Sequence[Message], options: GenerationOptions
     ) -> AsyncIterator[BackendEvent]:
@@ -108,19 +115,27 @@ class OpenAICompatBackend:
             body["stop"] = list(options.stop)
         if options.seed is not None:
             body["seed"] = options.seed
-        if options.json_schema is not None:
-            body["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "output", "schema": dict(options.json_schema)},
-            }
         url = self.base_url + "/chat/completions"
         produced = 0
         finish = "stop"
         try:
-            async with self._client.stream("POST", url, json=body) as response:
-                if response.status_code == 400 and options.json_schema is not None:
+            while True:
+                want_schema = options.json_schema is not None and bool(self._schema_styles)
+                if want_schema:
+                    body["response_format"] = self._response_format(dict(options.json_schema or {}))
+                response = await self._client.send(
+                    self._client.build_request("POST", url, json=body), stream=True
+                )
+                if response.status_code < 400 or not want_schema:
+                    break
+                await response.aclose()
+                if response.status_code in (401, 403, 404):
+                    raise self._fail(response.status_code)
+                self._schema_styles.pop(0)  # this server rejected that style; try the next
+                if not self._schema_styles:
                     self.supports_schema = False
-                    raise ModelOutputError("the server does not support json_schema output")
+                    raise ModelOutputError("the server supports no structured-output style")
+            try:
                 if response.status_code >= 400:
                     raise self._fail(response.status_code)
                 async for line in response.aiter_lines():
@@ -140,6 +155,8 @@ class OpenAICompatBackend:
                         yield TextDelta(text)
                     if choice.get("finish_reason") == "length":
                         finish = "length"
+            finally:
+                await response.aclose()
         except httpx.HTTPError as e:
             raise self._unreachable(e) from None
         yield GenerationDone(finish, completion_tokens=produced)  # type: ignore[arg-type]
