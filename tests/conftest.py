@@ -21,9 +21,17 @@ _real_connect = socket.socket.connect
 
 def _guarded_connect(self: socket.socket, address: object) -> None:
     host = address[0] if isinstance(address, tuple) else address
-    if self.family in (socket.AF_INET, socket.AF_INET6) and host not in (
-        "127.0.0.1", "::1", "localhost", "0.0.0.0",
-    ) and not str(host).startswith("127."):
+    if (
+        self.family in (socket.AF_INET, socket.AF_INET6)
+        and host
+        not in (
+            "127.0.0.1",
+            "::1",
+            "localhost",
+            "0.0.0.0",
+        )
+        and not str(host).startswith("127.")
+    ):
         raise RuntimeError(f"tests may not reach the network (tried {address!r})")
     _real_connect(self, address)  # type: ignore[arg-type]
 
@@ -38,8 +46,13 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "os1home"
     monkeypatch.setenv("OS1_HOME", str(path))
     # Share one model cache across tests so chunked models are assembled once per machine.
-    monkeypatch.setenv("OS1_MODEL_CACHE", os.environ.get("OS1_TEST_MODEL_CACHE", str(
-        Path.home() / ".local" / "share" / "os1" / "cache" / "models")))
+    monkeypatch.setenv(
+        "OS1_MODEL_CACHE",
+        os.environ.get(
+            "OS1_TEST_MODEL_CACHE",
+            str(Path.home() / ".local" / "share" / "os1" / "cache" / "models"),
+        ),
+    )
     for key in ("OS1_MODEL", "OS1_BACKEND_URL", "OS1_API_KEY", "OS1_BACKEND_MODEL"):
         monkeypatch.delenv(key, raising=False)
     return path
@@ -68,8 +81,13 @@ def make_context(runtime: Runtime, name: str = "alice", onboarded: bool = True) 
     ctx = runtime.context(runtime.user(name))
     if onboarded:
         ctx.store.save_identity(
-            Identity(os_name="Samantha", voice="joe", user_name=name.capitalize(),
-                     onboarding_step=ONBOARDED, answers={"days": "writing letters"})
+            Identity(
+                os_name="Samantha",
+                voice="joe",
+                user_name=name.capitalize(),
+                onboarding_step=ONBOARDED,
+                answers={"days": "writing letters"},
+            )
         )
     return ctx
 

@@ -15,8 +15,9 @@ from os1.runtime import Runtime
 
 
 async def main() -> None:
-    runtime = Runtime(load_config(model="tiny", n_ctx=1024, max_reply_tokens=64),
-                      memory_factory=None)
+    runtime = Runtime(
+        load_config(model="tiny", n_ctx=1024, max_reply_tokens=64), memory_factory=None
+    )
     user = runtime.user("dura")
     ctx = runtime.context(user)
     if not ctx.store.get_identity().onboarded:

@@ -20,8 +20,9 @@ PROMPT = "you › "
 
 def spawn(home: Path, *args: str) -> pexpect.spawn:
     env = {**os.environ, "OS1_HOME": str(home), "OS1_MODEL": "tiny", "PYTHONUNBUFFERED": "1"}
-    child = pexpect.spawn(OS1[0], [*OS1[1:], *args], env=env, encoding="utf-8", timeout=90,
-                          dimensions=(40, 200))
+    child = pexpect.spawn(
+        OS1[0], [*OS1[1:], *args], env=env, encoding="utf-8", timeout=90, dimensions=(40, 200)
+    )
     return child
 
 
@@ -76,8 +77,12 @@ def test_first_meeting_then_two_turns_in_a_terminal(home: Path):
     child.expect(pexpect.EOF)
     history = json.loads(os1(home, "history", "--user", "theo", "--json").stdout)
     statuses = [(m["role"], m["status"]) for m in history[-4:]]
-    assert statuses == [("user", "complete"), ("assistant", "interrupted"),
-                        ("user", "complete"), ("assistant", "complete")]
+    assert statuses == [
+        ("user", "complete"),
+        ("assistant", "interrupted"),
+        ("user", "complete"),
+        ("assistant", "complete"),
+    ]
 
 
 def test_bad_model_and_backend_are_one_sentence(home: Path, tmp_path: Path):
@@ -113,7 +118,11 @@ def test_unreachable_backend_is_one_sentence_and_keeps_the_message(home: Path):
         accounts.close()
         done = subprocess.run(
             [*OS1, "--user", "theo", "--backend", f"http://127.0.0.1:{port}"],
-            input="hello there\n", env=env, capture_output=True, text=True, timeout=60,
+            input="hello there\n",
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     assert done.returncode == 0
     assert f"os1: The model server at http://127.0.0.1:{port}/v1 is unreachable." in done.stderr

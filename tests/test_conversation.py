@@ -138,3 +138,13 @@ async def test_memory_notes_are_placed_after_history(ctx: TurnContext, backend: 
     assert msgs[-2].role == "system" and "Anna" in msgs[-2].content
     assert msgs[-1].content == "who is my sister?"
     assert len(memory.observed) == 2
+
+
+async def test_prewarm_evaluates_the_same_system_prompt(ctx: TurnContext, backend: ScriptedBackend):
+    from os1.conversation import prewarm
+
+    backend.script = ["x", "Hello!"]
+    await prewarm(ctx)
+    await drain(run_turn(ctx, "hi"))
+    warm, real = backend.calls
+    assert warm.messages[0] == real.messages[0] and warm.options.max_tokens == 1

@@ -28,7 +28,10 @@ def test_sigkill_loses_no_acknowledged_message(home: Path):
     for _ in range(KILLS):
         proc = subprocess.Popen(
             [sys.executable, "-m", "tests.durability_driver"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            text=True,
         )
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "READY"

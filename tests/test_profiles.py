@@ -29,7 +29,9 @@ def test_assembly_concatenates_verifies_and_stamps(tmp_path: Path, monkeypatch: 
     assert assemble(profile, tmp_path / "cache") == out  # second call: stamp hit
 
 
-def test_corrupt_chunk_is_refused_and_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_corrupt_chunk_is_refused_and_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     parts = [tmp_path / "a.bin"]
     parts[0].write_bytes(b"x" * 100)
     profile = Profile("t", "test", "", 100, "0" * 64, "x", "y", 1)

@@ -11,20 +11,33 @@ of the first meeting); after onboarding it yields nothing.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
-from os1.backends.base import GenerationOptions
+from os1.backends.base import GenerationOptions, collect_text
 from os1.context import TurnContext
 from os1.errors import UserError
 from os1.events import ErrorEvent, Event, MessageStored, TurnEnded
 from os1.inputs import clean_user_text
+from os1.messages import Message
 from os1.persona import onboarding
 from os1.prompting import build_prompt, system_prompt
 from os1.replies import stream_reply
 
 
-async def run_turn(ctx: TurnContext, text: str | None) -> AsyncIterator[Event]:
+async def prewarm(ctx: TurnContext) -> None:
+    """Evaluate the persona prompt ahead of the first turn (e.g. while the user types), so the
+    backend's prompt cache already holds it; the first reply then starts as fast as later ones."""
+    identity = ctx.store.get_identity()
+    if not identity.onboarded:
+        return
+    messages = [Message("system", system_prompt(identity, ctx.user_name)), Message("user", "")]
+    with contextlib.suppress(UserError):  # the first real turn will report it
+        await collect_text(ctx.backend, messages, GenerationOptions(max_tokens=1))
+
+
+async def run_turn(ctx: TurnContext, text: str | None) -> AsyncGenerator[Event, None]:
     identity = ctx.store.get_identity()
     if not identity.onboarded:
         async with aclosing(onboarding.step(ctx, identity, text)) as steps:

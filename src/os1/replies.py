@@ -9,7 +9,7 @@ barge-in) or `failed` (the backend broke; the user reads one sentence). A crash 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from typing import Any
 
@@ -24,7 +24,7 @@ FLUSH_SECONDS = 0.5
 
 async def say(
     ctx: TurnContext, text: str, meta: dict[str, Any] | None = None
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     """A reply whose words are decided by code (onboarding, safety): stored, then streamed."""
     message = ctx.store.add_message(ctx.session_id, "assistant", text, "complete", meta)
     yield TurnStarted(message.id)
@@ -40,7 +40,7 @@ async def stream_reply(
     prefix: str = "",
     suffix: str = "",
     meta: dict[str, Any] | None = None,
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     """Stream a model reply (with optional fixed text around it) and keep it durably."""
     store = ctx.store
     message = store.add_message(ctx.session_id, "assistant", prefix, "streaming", meta)

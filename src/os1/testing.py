@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 
 from os1.backends.base import GenerationOptions, estimate_tokens
@@ -44,7 +44,7 @@ class ScriptedBackend:
 
     async def stream(
         self, messages: Sequence[Message], options: GenerationOptions
-    ) -> AsyncIterator[BackendEvent]:
+    ) -> AsyncGenerator[BackendEvent, None]:
         self.calls.append(Call(list(messages), options))
         if not self.script:
             raise AssertionError(

@@ -10,7 +10,7 @@ serve; they stop promptly when the consumer stops iterating.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -35,7 +35,7 @@ class Backend(Protocol):
 
     def stream(
         self, messages: Sequence[Message], options: GenerationOptions
-    ) -> AsyncIterator[BackendEvent]:
+    ) -> AsyncGenerator[BackendEvent, None]:
         """Yield TextDelta events, then exactly one GenerationDone."""
         ...
 

@@ -10,7 +10,7 @@ token and never appears in an error, a log line or a repr.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 import httpx
@@ -103,7 +103,7 @@ class OpenAICompatBackend:
 
     async def stream(
         self, messages: Sequence[Message], options: GenerationOptions
-    ) -> AsyncIterator[BackendEvent]:
+    ) -> AsyncGenerator[BackendEvent, None]:
         body: dict[str, Any] = {
             "model": await self._model_name(),
             "messages": [{"role": m.role, "content": m.content} for m in messages],

@@ -9,7 +9,7 @@ import sys
 
 from os1.cli.common import add_model_options, config_from, status
 from os1.cli.render import TerminalRenderer
-from os1.conversation import run_turn
+from os1.conversation import prewarm, run_turn
 from os1.runtime import Runtime
 
 
@@ -37,6 +37,7 @@ def chat(args: argparse.Namespace) -> int:
         _prepare_stdin()
         with asyncio.Runner() as runner:
             if identity.onboarded:
+                runner.run(prewarm(ctx))
                 status(f"{identity.os_name} is here. (Ctrl-C stops a reply; Ctrl-D leaves.)")
             else:
                 runner.run(renderer.render(run_turn(ctx, None)))

@@ -12,7 +12,7 @@ is saved after each answer, so a meeting interrupted halfway resumes where it st
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import replace
 
@@ -70,8 +70,8 @@ def parse_name(text: str) -> str | None:
     for pattern in _NAME_PATTERNS:
         m = re.search(pattern, text, re.IGNORECASE)
         if m and m.group(1).lower() not in _NOT_NAMES:
-            return m.group(1).strip("'-").capitalize()
-    words = re.findall(r"[A-Za-zÀ-ÿ'-]+", text)
+            return str(m.group(1)).strip("'-").capitalize()
+    words: list[str] = re.findall(r"[A-Za-zÀ-ÿ'-]+", text)
     if 1 <= len(words) <= 3 and words[0].lower() not in _NOT_NAMES:
         return words[0].strip("'-").capitalize()
     return None
@@ -144,7 +144,9 @@ async def _reflect(ctx: TurnContext, identity: Identity, key: str, answer: str) 
     return sentence[0].upper() + sentence[1:]
 
 
-async def step(ctx: TurnContext, identity: Identity, text: str | None) -> AsyncIterator[Event]:
+async def step(
+    ctx: TurnContext, identity: Identity, text: str | None
+) -> AsyncGenerator[Event, None]:
     store = ctx.store
     if text is not None:
         try:
@@ -237,7 +239,9 @@ def _ask(current: str) -> str:
     return GREETING
 
 
-async def _finish(ctx: TurnContext, identity: Identity, reflection: str) -> AsyncIterator[Event]:
+async def _finish(
+    ctx: TurnContext, identity: Identity, reflection: str
+) -> AsyncGenerator[Event, None]:
     name, reason, _from_model = await choose_name(ctx.backend, identity)
     identity = replace(identity, os_name=name, onboarding_step=ONBOARDED)
     ctx.store.save_identity(identity, reason=reason or "the name I chose at our first meeting")

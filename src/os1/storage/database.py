@@ -25,7 +25,8 @@ Params = Sequence[Any]
 
 
 class Database(Protocol):
-    dialect: Literal["sqlite", "postgres"]
+    @property
+    def dialect(self) -> Literal["sqlite", "postgres"]: ...  # read-only: each engine narrows it
 
     def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]: ...
 

@@ -1,0 +1,220 @@
+"""LLM benchmark: time to first token and generation speed through os1's `run_turn`, against
+the same prompts through raw llama-cpp-python, measured in the same run.
+
+For each profile (a fresh child process each, so peak RSS is that profile's alone) the script
+loads the model twice — once behind os1's LlamaCppBackend, once as a bare `llama_cpp.Llama` —
+and plays one conversation. Turn by turn, os1 answers first (its prompt is recorded), then the
+raw model gets exactly that prompt. Both instances see the same sequence of prompts, so both
+reuse their KV cache the same way; interleaving spreads machine noise over both sides. Greedy
+decoding with the same repeat penalty makes both produce the same tokens.
+
+    python bench/llm.py --json bench/results/llm.json [--profiles default fast] [--turns 6]
+
+Keys per profile: ttft_ms_first_turn, ttft_ms_later_turn (median), tokens_per_s,
+raw_tokens_per_s, overhead_ratio (os1 time / raw time, whole turns), peak_rss_mb (os1 side,
+measured before the raw instance is loaded), plus raw_* counterparts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+TURNS = [
+    "Hi! I just got back from a long walk on the beach. Tell me something lovely about the sea.",
+    "I've been thinking about my sister Anna. We haven't talked in months. What could I say?",
+    "Can you help me plan a quiet Sunday, hour by hour?",
+    "Write me a short poem about autumn light.",
+    "What do you think makes a friendship last for decades?",
+    "Tell me a short story about a lighthouse keeper and a cat.",
+    "Which of those ideas for Sunday would you pick, and why?",
+    "Thank you. Say something kind to end the day.",
+]
+MAX_TOKENS = 128
+
+
+def rss_peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def run_profile(profile: str, turns: int) -> dict[str, Any]:
+    from llama_cpp import Llama
+
+    from os1.backends.base import GenerationOptions
+    from os1.backends.llamacpp import REPEAT_PENALTY, LlamaCppBackend
+    from os1.config import load_config
+    from os1.conversation import run_turn
+    from os1.events import TextDelta
+    from os1.messages import Message
+    from os1.persona.identity import ONBOARDED, Identity
+    from os1.runtime import Runtime, resolve_model_path
+
+    home = Path(tempfile.mkdtemp(prefix="os1-bench-"))
+    config = load_config(
+        {**os.environ, "OS1_HOME": str(home)},
+        model=profile,
+        temperature=0.0,
+        max_reply_tokens=MAX_TOKENS,
+        n_ctx=4096,
+    )
+    path = resolve_model_path(config)
+    threads = config.n_threads
+
+    class Recording(LlamaCppBackend):
+        prompts: ClassVar[list[list[Message]]] = []
+
+        def stream(self, messages, options):  # type: ignore[no-untyped-def,override]
+            self.prompts.append(list(messages))
+            return super().stream(messages, options)
+
+    ours = Recording(path, n_ctx=4096, n_threads=threads)
+    runtime = Runtime(config, backend=ours, memory_factory=None)
+    ctx = runtime.context(runtime.user("bench"))
+    ctx.store.save_identity(
+        Identity("Samantha", "joe", "Theo", ONBOARDED, {"days": "writing letters for other people"})
+    )
+
+    raw: Any = None
+
+    async def warm_engine() -> None:  # library and engine warm-up, unrelated to the chat
+        from os1.backends.base import collect_text
+
+        await collect_text(
+            ours,
+            [Message("user", "Count to three.")],
+            GenerationOptions(max_tokens=8, temperature=0.0),
+        )
+
+    await warm_engine()
+    rows: list[dict[str, float]] = []
+    peak_ours = 0.0
+    for i in range(turns):
+        text = TURNS[i % len(TURNS)]
+        start = time.perf_counter()
+        first = 0.0
+        pieces: list[str] = []
+        async for event in run_turn(ctx, text):
+            if isinstance(event, TextDelta):
+                if not first:
+                    first = time.perf_counter()
+                pieces.append(event.text)
+        end = time.perf_counter()
+        if raw is None:
+            peak_ours = rss_peak_mb()
+            raw = Llama(model_path=str(path), n_ctx=4096, n_threads=threads, verbose=False)
+            raw.create_chat_completion(
+                messages=[{"role": "user", "content": "Count to three."}],
+                max_tokens=8,
+                temperature=0.0,
+            )
+        prompt = [{"role": m.role, "content": m.content} for m in ours.prompts[-1]]
+        r_start = time.perf_counter()
+        r_first = 0.0
+        r_pieces: list[str] = []
+        for chunk in raw.create_chat_completion(
+            messages=prompt,
+            stream=True,
+            max_tokens=MAX_TOKENS,
+            temperature=0.0,
+            repeat_penalty=REPEAT_PENALTY,
+        ):
+            delta = chunk["choices"][0].get("delta", {}).get("content")
+            if delta:
+                if not r_first:
+                    r_first = time.perf_counter()
+                r_pieces.append(delta)
+        r_end = time.perf_counter()
+        tokens = ours.count_tokens("".join(pieces))
+        r_tokens = ours.count_tokens("".join(r_pieces))
+        rows.append(
+            {
+                "ttft_ms": (first - start) * 1000,
+                "total_s": end - start,
+                "tokens": tokens,
+                "gen_s": end - first,
+                "raw_ttft_ms": (r_first - r_start) * 1000,
+                "raw_total_s": r_end - r_start,
+                "raw_tokens": r_tokens,
+                "raw_gen_s": r_end - r_first,
+                "same_text": float("".join(pieces).strip() == "".join(r_pieces).strip()),
+            }
+        )
+        print(
+            f"  {profile} turn {i + 1}: ttft {rows[-1]['ttft_ms']:.0f} ms "
+            f"(raw {rows[-1]['raw_ttft_ms']:.0f}), {tokens} tok in {end - start:.2f}s "
+            f"(raw {r_tokens} in {r_end - r_start:.2f}s)",
+            file=sys.stderr,
+        )
+    runtime.close()
+    later = rows[1:]
+    return {
+        "model": path.name,
+        "turns": turns,
+        "n_threads": threads,
+        "max_tokens": MAX_TOKENS,
+        "ttft_ms_first_turn": round(rows[0]["ttft_ms"], 1),
+        "ttft_ms_later_turn": round(statistics.median(r["ttft_ms"] for r in later), 1),
+        "raw_ttft_ms_first_turn": round(rows[0]["raw_ttft_ms"], 1),
+        "raw_ttft_ms_later_turn": round(statistics.median(r["raw_ttft_ms"] for r in later), 1),
+        "tokens_per_s": round(sum(r["tokens"] for r in rows) / sum(r["gen_s"] for r in rows), 2),
+        "raw_tokens_per_s": round(
+            sum(r["raw_tokens"] for r in rows) / sum(r["raw_gen_s"] for r in rows), 2
+        ),
+        "overhead_ratio": round(
+            sum(r["total_s"] for r in rows) / sum(r["raw_total_s"] for r in rows), 4
+        ),
+        "identical_replies": int(sum(r["same_text"] for r in rows)),
+        "peak_rss_mb": round(peak_ours, 1),
+        "turn_rows": rows,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--json", type=Path, help="write the summary here")
+    parser.add_argument("--profiles", nargs="+", default=["default", "fast"])
+    parser.add_argument("--turns", type=int, default=6)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(asyncio.run(run_profile(args.child, args.turns))))
+        return
+    results: dict[str, Any] = {
+        "benchmark": "llm",
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "profiles": {},
+    }
+    for profile in args.profiles:
+        print(f"profile {profile}:", file=sys.stderr)
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", profile, "--turns", str(args.turns)],
+            check=True,
+            capture_output=False,
+            stdout=subprocess.PIPE,
+            text=True,
+        ).stdout
+        results["profiles"][profile] = json.loads(out.strip().splitlines()[-1])
+    summary = json.dumps(results, indent=2)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(summary + "\n")
+    for name, r in results["profiles"].items():
+        print(
+            f"{name}: ttft first {r['ttft_ms_first_turn']} ms, later {r['ttft_ms_later_turn']} ms,"
+            f" {r['tokens_per_s']} tok/s (raw {r['raw_tokens_per_s']}),"
+            f" overhead {r['overhead_ratio']}, peak RSS {r['peak_rss_mb']} MB"
+        )
+
+
+if __name__ == "__main__":
+    main()
