@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 
 from os1.context import TurnContext
@@ -80,10 +81,8 @@ async def test_cancellation_marks_reply_interrupted(ctx: TurnContext):
     task = asyncio.create_task(consume())
     await asyncio.sleep(0.1)
     task.cancel()
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await task
-    except asyncio.CancelledError:
-        pass
     reply = ctx.store.messages()[-1]
     assert reply.role == "assistant" and reply.status == "interrupted"
     assert 0 < len(reply.content) < 400
@@ -122,7 +121,8 @@ async def test_long_history_never_overflows_the_window(ctx: TurnContext):
 
 async def test_memory_notes_are_placed_after_history(ctx: TurnContext, backend: ScriptedBackend):
     class Notes:
-        observed: list[int] = []
+        def __init__(self) -> None:
+            self.observed: list[int] = []
 
         async def notes_for(self, query, now):
             return "- 2026-05-01: Alice's sister is Anna"
