@@ -9,8 +9,13 @@ from os1.testing import ScriptedBackend
 from tests.conftest import make_context
 from tests.helpers import drain, text_of
 
-ANSWERS = ["Hi, I'm Theodore", "2", "I write letters for other people",
-           "My sister Anna and my friend Amy", "Keep me company, and help with email"]
+ANSWERS = [
+    "Hi, I'm Theodore",
+    "2",
+    "I write letters for other people",
+    "My sister Anna and my friend Amy",
+    "Keep me company, and help with email",
+]
 
 
 async def meet(ctx: TurnContext) -> list[str]:
@@ -22,12 +27,17 @@ async def meet(ctx: TurnContext) -> list[str]:
 
 async def test_first_meeting_completes_with_model_name(runtime: Runtime):
     ctx = make_context(runtime, "theo", onboarded=False)
-    ctx.backend = ScriptedBackend(script=[
-        "That sounds like meaningful, tender work.",
-        "They sound very dear to you.",
-        "I would love to keep you company.",
-        {"name": "Juniper", "reason": "I like how it sounds bright and green, like beginnings."},
-    ])
+    ctx.backend = ScriptedBackend(
+        script=[
+            "That sounds like meaningful, tender work.",
+            "They sound very dear to you.",
+            "I would love to keep you company.",
+            {
+                "name": "Juniper",
+                "reason": "I like how it sounds bright and green, like beginnings.",
+            },
+        ]
+    )
     replies = await meet(ctx)
     assert replies[0] == GREETING and "I'm an AI" in replies[0]
     assert "Theodore" in replies[1] and "1. Joe" in replies[1]
@@ -36,7 +46,11 @@ async def test_first_meeting_completes_with_model_name(runtime: Runtime):
     assert "Juniper" in replies[5]
     ident = ctx.store.get_identity()
     assert (ident.os_name, ident.voice, ident.user_name, ident.onboarded) == (
-        "Juniper", "iris", "Theodore", True)
+        "Juniper",
+        "iris",
+        "Theodore",
+        True,
+    )
     assert ident.answers["people"] == "My sister Anna and my friend Amy"
     fields = [h["field"] for h in ctx.store.identity_history()]
     assert fields == ["user_name", "voice", "os_name"]
@@ -45,8 +59,13 @@ async def test_first_meeting_completes_with_model_name(runtime: Runtime):
 
 async def test_unusable_model_output_falls_back_deterministically(runtime: Runtime):
     ctx = make_context(runtime, "theo", onboarded=False)
-    garbage = ["<|im_start|>{{{", "?", "not json at all", "{nope",
-               {"name": "Theodore", "reason": "same"}]
+    garbage = [
+        "<|im_start|>{{{",
+        "?",
+        "not json at all",
+        "{nope",
+        {"name": "Theodore", "reason": "same"},
+    ]
     ctx.backend = ScriptedBackend(script=garbage)
     replies = await meet(ctx)
     ident = ctx.store.get_identity()
@@ -57,7 +76,9 @@ async def test_unusable_model_output_falls_back_deterministically(runtime: Runti
 
 async def test_a_second_run_does_not_onboard_again(runtime: Runtime):
     ctx = make_context(runtime, "theo", onboarded=False)
-    ctx.backend = ScriptedBackend(script=["Nice.", "Lovely.", "Yes.", {"name": "Wren", "reason": "It feels like home."}])
+    ctx.backend = ScriptedBackend(
+        script=["Nice.", "Lovely.", "Yes.", {"name": "Wren", "reason": "It feels like home."}]
+    )
     await meet(ctx)
     ctx2 = runtime.context(runtime.user("theo"))
     ctx2.backend = ScriptedBackend(script=["Hello again, Theodore."])

@@ -77,31 +77,43 @@ class NameChoice(BaseModel):
     reason: str = Field(min_length=3, max_length=240)
 
 
-def acceptable(name: str, user_name: str | None) -> bool:
+_LOWER_STARTS = {"it", "the", "this", "that", "because", "a", "an", "my", "its", "when", "as"}
+# Small models echo the instructions back instead of giving a reason.
+_PARROTED = ("first name", "human name", "product name", "assistant", "json")
+
+
+def acceptable(name: str, user_name: str | None, mentioned: str = "") -> bool:
+    """A plausible first name that is not the user's, a product's, or anyone they mentioned."""
     return (
         bool(_NAME.match(name))
         and name.lower() not in _BANNED
         and (user_name is None or name.lower() != user_name.strip().lower())
+        and not re.search(rf"\b{re.escape(name)}\b", mentioned, re.IGNORECASE)
     )
 
 
 def fallback_name(identity: Identity) -> str:
     seed = "|".join([identity.user_name or "", *sorted(identity.answers.values())])
     index = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:4], "big")
+    mentioned = " ".join(identity.answers.values())
     for offset in range(len(FALLBACK_NAMES)):
         name = FALLBACK_NAMES[(index + offset) % len(FALLBACK_NAMES)]
-        if acceptable(name, identity.user_name):
+        if acceptable(name, identity.user_name, mentioned):
             return name
     return "Samantha"  # unreachable unless every name collides
 
 
 def clean_reason(reason: str) -> str | None:
-    """One calm first-person sentence, or None."""
+    """One calm sentence that can follow a dash, or None."""
     reason = " ".join(reason.split()).strip().strip('"')
     first = re.split(r"(?<=[.!?])\s", reason)[0]
     if not (8 <= len(first) <= 200) or any(c in first for c in "<>{}[]|#*`\\"):
         return None
-    first = first[0].lower() + first[1:] if first[:2] != "I " else first
+    if any(p in first.lower() for p in _PARROTED):
+        return None
+    word = first.split()[0]
+    if word.lower() in _LOWER_STARTS:
+        first = first[0].lower() + first[1:]
     return first.rstrip(".!") + "."
 
 
@@ -124,6 +136,6 @@ async def choose_name(backend: Backend, identity: Identity) -> tuple[str, str | 
     except ModelOutputError:
         return fallback_name(identity), None, False
     name = choice.name.strip().capitalize()
-    if not acceptable(name, identity.user_name):
+    if not acceptable(name, identity.user_name, " ".join(identity.answers.values())):
         return fallback_name(identity), None, False
     return name, clean_reason(choice.reason), True
