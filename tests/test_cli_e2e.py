@@ -137,3 +137,56 @@ def test_doctor_and_models_commands(home: Path):
     assert "is writable" in doctor.stdout
     models = os1(home, "models")
     assert models.returncode == 0 and "tiny" in models.stdout and "*" in models.stdout
+
+
+def _onboard(home: Path, name: str) -> None:
+    from os1.config import load_config
+    from os1.persona.identity import ONBOARDED, Identity
+    from os1.storage import Accounts
+
+    accounts = Accounts(load_config({"OS1_HOME": str(home)}).home)
+    store = accounts.open_store(accounts.ensure_user(name))
+    store.save_identity(Identity("Iris", "joe", name.capitalize(), ONBOARDED))
+    accounts.close()
+
+
+def test_huge_paste_and_binary_junk_are_one_sentence_each(home: Path):
+    _onboard(home, "theo")
+    junk = "".join(chr(c) for c in range(0, 32) if c not in (10, 13)) * 20
+    lines = ["first message", "x" * 1_048_576, junk, "", "last message"]
+    done = subprocess.run(
+        [*OS1, "--user", "theo"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OS1_HOME": str(home), "OS1_MODEL": "tiny"},
+    )
+    assert done.returncode == 0 and "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("os1:")]
+    assert len(errors) == 3
+    assert "1,048,576 characters" in errors[0]
+    assert "binary" in errors[1] or "no readable text" in errors[1]
+    assert "empty" in errors[2]
+    history = json.loads(os1(home, "history", "--user", "theo", "--json").stdout)
+    assert [m["content"] for m in history if m["role"] == "user"] == [
+        "first message",
+        "last message",
+    ]
+
+
+def test_unwritable_data_directory_is_one_sentence(tmp_path: Path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    done = subprocess.run(
+        [*OS1, "--model", "tiny"],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "OS1_HOME": str(blocker / "os1")},
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"os1: os1 cannot create its data directory {blocker / 'os1'} (Not a directory)."
+    ]

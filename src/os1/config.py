@@ -58,6 +58,10 @@ class Config:
     max_input_chars: int = 16_000
     temperature: float = 0.7
     default_user: str | None = None
+    # PostgreSQL instead of SQLite files (os1.storage.postgres): the app role's URL, and
+    # optionally the schema owner's, used only to migrate. Secrets: hidden from repr.
+    database_url: str | None = field(default=None, repr=False)
+    database_owner_url: str | None = field(default=None, repr=False)
 
     @property
     def models_dir(self) -> Path:
@@ -71,8 +75,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as f:
             return tomllib.load(f)
-    except FileNotFoundError:
-        return {}
+    except (FileNotFoundError, NotADirectoryError):
+        return {}  # no config file (a bad data directory is reported when it is opened)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"The config file {path} is not valid TOML ({e}).") from None
     except OSError as e:
@@ -113,6 +117,8 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> Confi
         backend_model=env.get("OS1_BACKEND_MODEL"),
         model_cache=Path(env["OS1_MODEL_CACHE"]) if env.get("OS1_MODEL_CACHE") else None,
         api_key=_read_secret(home, env),
+        database_url=env.get("OS1_DATABASE_URL") or None,
+        database_owner_url=env.get("OS1_DATABASE_OWNER_URL") or None,
     )
     return config.with_overrides(**overrides)
 
