@@ -38,7 +38,7 @@ $(VENV)/bin/python:
 # llama-cpp-python builds from source the first time (several minutes on 2 cores; pip caches the wheel).
 $(VENV)/.os1-core: pyproject.toml | $(VENV)/bin/python
 	@echo "==> installing os1 (the first build of llama-cpp-python takes ~5 minutes)"
-	$(PIP) install --progress-bar on -e .
+	$(PIP) install --progress-bar on -e '.[server]'
 	@touch $@
 
 $(VENV)/.os1-models: requirements/models.txt | $(VENV)/bin/python
@@ -48,7 +48,7 @@ $(VENV)/.os1-models: requirements/models.txt | $(VENV)/bin/python
 
 $(VENV)/.os1-dev: pyproject.toml $(VENV)/.os1-core
 	@echo "==> installing dev and test tools"
-	$(PIP) install --progress-bar on -e '.[dev]'
+	$(PIP) install --progress-bar on -e '.[server,dev]'
 	@touch $@
 
 lint: setup-dev

@@ -4,6 +4,9 @@
 set -euo pipefail
 PACKAGES=(
   espeak-ng   # phonemes for the Piper voice and the light espeak voices
+  postgresql  # the PostgreSQL engine the tests start on loopback (initdb/pg_ctl)
+  chromium    # the web app's browser tests (driven by Playwright, never downloaded)
+  fonts-inter # the web app's one sans font, served locally by the browser
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -61,7 +61,8 @@ class PostgresServer:
         return f"postgresql://postgres:{self.password}@127.0.0.1:{self.port}/postgres"
 
     @classmethod
-    def start(cls, *, max_connections: int = 200) -> PostgresServer:
+    def start(cls, *, max_connections: int = 200, durable: bool = False) -> PostgresServer:
+        """Tests run without fsync (fast); `durable=True` keeps PostgreSQL's defaults."""
         bindir = _bindir()
         root = Path(tempfile.mkdtemp(prefix="os1-pg-"))
         server = cls(root, _free_port(), secrets.token_hex(12))
@@ -80,14 +81,15 @@ class PostgresServer:
         run(
             str(bindir / "initdb"), "-D", str(server.data), "-U", "postgres",
             f"--pwfile={pwfile}", "--auth-host=scram-sha-256", "--auth-local=scram-sha-256",
-            "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync",
+            "--encoding=UTF8", "--locale=C.UTF-8", *([] if durable else ["--no-sync"]),
         )  # fmt: skip
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={server.port}"
             f" -c unix_socket_directories={root} -c max_connections={max_connections}"
-            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             " -c shared_buffers=64MB"
         )
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         run(
             str(bindir / "pg_ctl"), "-D", str(server.data), "-l", str(root / "log"),
             "-o", options, "-w", "-t", "60", "start",

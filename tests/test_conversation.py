@@ -148,3 +148,16 @@ async def test_prewarm_evaluates_the_same_system_prompt(ctx: TurnContext, backen
     await drain(run_turn(ctx, "hi"))
     warm, real = backend.calls
     assert warm.messages[0] == real.messages[0] and warm.options.max_tokens == 1
+
+
+async def test_a_second_context_does_not_interrupt_a_live_reply(runtime, ctx: TurnContext):
+    ctx.backend = ScriptedBackend(script=["a b c d e f"], delay=0.01)
+    agen = run_turn(ctx, "hello")
+    async for event in agen:
+        if isinstance(event, TextDelta):
+            break
+    other = runtime.context(runtime.user("alice"))  # e.g. a second browser tab
+    assert other.store.messages()[-1].status == "streaming"
+    async for _ in agen:
+        pass
+    assert ctx.store.messages()[-1].status == "complete"

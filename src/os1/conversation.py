@@ -22,7 +22,7 @@ from os1.events import ErrorEvent, Event, MessageStored, TurnEnded
 from os1.inputs import clean_user_text
 from os1.messages import Message
 from os1.persona import onboarding
-from os1.prompting import build_prompt, system_prompt
+from os1.prompting import build_prompt, check_fits, system_prompt
 from os1.replies import stream_reply
 
 
@@ -46,8 +46,16 @@ async def run_turn(ctx: TurnContext, text: str | None) -> AsyncGenerator[Event, 
         return
     if text is None:
         return
+    system = system_prompt(identity, ctx.user_name)
     try:
         text = clean_user_text(text, ctx.config.max_input_chars)
+        check_fits(
+            system=system,
+            user_text=text,
+            context_window=ctx.backend.context_window,
+            reply_tokens=ctx.config.max_reply_tokens,
+            count=ctx.backend.count_tokens,
+        )
         history = ctx.store.messages(limit=400)
         user_message = ctx.store.add_message(ctx.session_id, "user", text)
     except UserError as e:
@@ -59,7 +67,7 @@ async def run_turn(ctx: TurnContext, text: str | None) -> AsyncGenerator[Event, 
     if ctx.memory is not None:
         notes = await ctx.memory.notes_for(text, ctx.clock())
     prompt = build_prompt(
-        system=system_prompt(identity, ctx.user_name),
+        system=system,
         history=history,
         user_text=text,
         notes=notes,

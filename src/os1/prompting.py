@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from os1.errors import InputError
 from os1.messages import Message, StoredMessage
 from os1.persona.identity import Identity
 from os1.prompts import render
@@ -57,6 +58,20 @@ def condense(dropped: Sequence[StoredMessage], limit_chars: int = 400) -> str:
     said = [m.content.split("\n")[0][:80] for m in dropped if m.role == "user"]
     text = " / ".join(said[-6:])
     return text[-limit_chars:]
+
+
+def check_fits(
+    *, system: str, user_text: str, context_window: int, reply_tokens: int,
+    count: Callable[[str], int],
+) -> None:
+    """Refuse (before anything is stored) a message that cannot fit the window on its own."""
+    room = context_window - reply_tokens - count(system) - 16
+    need = count(user_text)
+    if need > room:
+        raise InputError(
+            f"That message is about {need:,} tokens and this model's window leaves room for "
+            f"{max(room, 0):,}; nothing was saved, so please send it in smaller pieces."
+        )
 
 
 def build_prompt(

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from os1.backends.base import Backend
+from os1.backends.fair import FairBackend
 from os1.config import Config
 from os1.context import Memory, TurnContext
 from os1.errors import ModelFileError
@@ -52,13 +53,15 @@ def build_backend(config: Config, say: Progress | None = None) -> Backend:
     if say:
         say(f"Loading {config.model if config.model in PROFILES else path.name} …")
     name = f"embedded:{config.model}" if config.model in PROFILES else f"gguf:{path.name}"
-    return LlamaCppBackend(path, n_ctx=config.n_ctx, n_threads=config.n_threads, name=name)
+    model = LlamaCppBackend(path, n_ctx=config.n_ctx, n_threads=config.n_threads, name=name)
+    # One in-process model serves everyone this process serves: queue fairly across users.
+    return FairBackend(model)
 
 
 def default_memory_factory() -> MemoryFactory | None:
     """Long-term memory, when its module is present (it plugs in the way a plugin would)."""
     try:
-        from os1.memory import open_memory  # type: ignore[attr-defined]
+        from os1.memory import open_memory
     except ImportError:
         return None
     factory: MemoryFactory = open_memory
@@ -75,9 +78,10 @@ class Runtime:
         say: Progress | None = None,
     ) -> None:
         self.config = config
-        self.accounts = Accounts(config.home)
+        self.accounts = Accounts.open(config)  # SQLite files, or PostgreSQL (database_url)
         self._backend = backend
         self._say = say
+        self._recovered: set[str] = set()
         self._memory_factory = (
             default_memory_factory() if memory_factory is True else memory_factory or None
         )
@@ -100,8 +104,14 @@ class Runtime:
 
     def context(self, user: User, channel: str = "text") -> TurnContext:
         store = self.accounts.open_store(user)
-        store.recover()
+        if user.id not in self._recovered:
+            # Once per user per process: replies a crash left `streaming` become interrupted.
+            # (Not per context: a second connection must not cut off a live reply.)
+            store.recover()
+            self._recovered.add(user.id)
         backend = self.backend()
+        if isinstance(backend, FairBackend):  # the shared model learns whose turn it is
+            backend = backend.for_user(user.id)
         memory = self._memory_factory(store, backend, self.config) if self._memory_factory else None
         return TurnContext(
             user_id=user.id,

@@ -26,8 +26,12 @@ def tiny() -> LlamaCppBackend:
 
 
 async def test_streams_text_then_done(tiny: LlamaCppBackend):
-    events = [e async for e in tiny.stream([Message("user", "Say hello.")],
-                                            GenerationOptions(max_tokens=16, temperature=0.0))]
+    events = [
+        e
+        async for e in tiny.stream(
+            [Message("user", "Say hello.")], GenerationOptions(max_tokens=16, temperature=0.0)
+        )
+    ]
     assert isinstance(events[-1], GenerationDone)
     deltas = [e for e in events if isinstance(e, TextDelta)]
     assert deltas and "".join(d.text for d in deltas).strip()
@@ -39,8 +43,12 @@ async def test_json_schema_output_is_valid(tiny: LlamaCppBackend):
         name: str
         legs: int
 
-    pet = await generate_json(tiny, [Message("user", "Describe a dog as JSON.")], Pet,
-                              GenerationOptions(max_tokens=60, temperature=0.0))
+    pet = await generate_json(
+        tiny,
+        [Message("user", "Describe a dog as JSON.")],
+        Pet,
+        GenerationOptions(max_tokens=60, temperature=0.0),
+    )
     assert isinstance(pet.legs, int) and isinstance(pet.name, str)
 
 
@@ -64,8 +72,11 @@ async def test_stopping_the_consumer_stops_generation(tiny: LlamaCppBackend):
 
 @pytest.mark.parametrize(
     ("content", "needle"),
-    [(None, "does not exist"), (b"not a model at all", "not a GGUF"),
-     (b"GGUF" + b"\x00" * 64, "could not be loaded")],
+    [
+        (None, "does not exist"),
+        (b"not a model at all", "not a GGUF"),
+        (b"GGUF" + b"\x00" * 64, "could not be loaded"),
+    ],
 )
 def test_bad_model_files_are_one_sentence(tmp_path: Path, content: bytes | None, needle: str):
     path = tmp_path / "model.gguf"

@@ -28,7 +28,10 @@ def sse(*texts: str) -> bytes:
 
 def backend_with(handler: object, **kw: object) -> OpenAICompatBackend:
     return OpenAICompatBackend(
-        "http://127.0.0.1:9/v1", model="m", transport=httpx.MockTransport(handler), **kw  # type: ignore[arg-type]
+        "http://127.0.0.1:9/v1",
+        model="m",
+        transport=httpx.MockTransport(handler),
+        **kw,  # type: ignore[arg-type]
     )
 
 

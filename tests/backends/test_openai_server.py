@@ -32,9 +32,23 @@ def free_port() -> int:
 def server_url() -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(TINY), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "2048", "--n_threads", "2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(TINY),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
+            "--n_threads",
+            "2",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -55,8 +69,9 @@ def server_url() -> Iterator[str]:
 
 async def test_streams_from_a_real_server(server_url: str):
     backend = OpenAICompatBackend(server_url)  # model name discovered from /v1/models
-    text = await collect_text(backend, [Message("user", "Say hi.")],
-                              GenerationOptions(max_tokens=12, temperature=0.0))
+    text = await collect_text(
+        backend, [Message("user", "Say hi.")], GenerationOptions(max_tokens=12, temperature=0.0)
+    )
     assert text.strip()
     await backend.aclose()
 
@@ -66,7 +81,11 @@ async def test_structured_output_from_a_real_server(server_url: str):
         color: str
 
     backend = OpenAICompatBackend(server_url, model="tiny")
-    got = await generate_json(backend, [Message("user", "Name a color as JSON.")], Color,
-                              GenerationOptions(max_tokens=30, temperature=0.0))
+    got = await generate_json(
+        backend,
+        [Message("user", "Name a color as JSON.")],
+        Color,
+        GenerationOptions(max_tokens=30, temperature=0.0),
+    )
     assert isinstance(got.color, str)
     await backend.aclose()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from os1.backends.base import GenerationOptions
-from os1.errors import ModelFileError
+from os1.errors import BackendUnavailable, ModelFileError
 from os1.events import BackendEvent, GenerationDone, TextDelta
 from os1.messages import Message
 
@@ -144,19 +144,27 @@ class LlamaCppBackend:
             kwargs["response_format"] = {"type": "json_object", "schema": dict(options.json_schema)}
         finish = "stop"
         produced = 0
-        chunks = self._llm.create_chat_completion(**kwargs)
         try:
-            for chunk in chunks:
-                if stop.is_set():
-                    finish = "cancelled"
-                    break
-                choice = chunk["choices"][0]
-                text = choice.get("delta", {}).get("content")
-                if text:
-                    produced += 1
-                    put(TextDelta(text))
-                if choice.get("finish_reason") == "length":
-                    finish = "length"
-        finally:
-            chunks.close()
+            chunks = self._llm.create_chat_completion(**kwargs)
+            try:
+                for chunk in chunks:
+                    if stop.is_set():
+                        finish = "cancelled"
+                        break
+                    choice = chunk["choices"][0]
+                    text = choice.get("delta", {}).get("content")
+                    if text:
+                        produced += 1
+                        put(TextDelta(text))
+                    if choice.get("finish_reason") == "length":
+                        finish = "length"
+            finally:
+                chunks.close()
+        except ValueError as e:  # llama-cpp-python checks the prompt length on first use
+            if "context window" in str(e):
+                raise BackendUnavailable(
+                    "The conversation no longer fits this model's context window; "
+                    "start a new chat or set a larger n_ctx."
+                ) from None
+            raise
         return GenerationDone(finish, completion_tokens=produced)  # type: ignore[arg-type]

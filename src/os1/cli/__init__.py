@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from os1.errors import UserError
 
-COMMANDS = ("chat", "admin")
+COMMANDS = ("chat", "admin", "memory", "serve", "talk")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _store(args: argparse.Namespace) -> tuple[Accounts, Any]:
     config = load_config()
-    accounts = Accounts(config.home)
+    accounts = Accounts.open(config)
     name = args.user or config.default_user
     if name is None:
         import getpass
@@ -115,7 +115,7 @@ def history(args: argparse.Namespace) -> int:
 
 def users(args: argparse.Namespace) -> int:
     config = load_config()
-    accounts = Accounts(config.home)
+    accounts = Accounts.open(config)
     try:
         if args.action == "add":
             if not args.name:

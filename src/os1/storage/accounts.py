@@ -2,19 +2,30 @@
 
 `accounts.db` lists users (id, name); each user's data lives in `users/<id>/os1.db`, opened by
 `open_store(user)` and bound to that user. Erasing a user removes their directory outright.
+
+`Accounts.open(config)` chooses the engine: with `database_url` set, the registry and every
+user's rows live in one PostgreSQL database (os1.storage.postgres), `open_store(user)` returns
+the same `UserStore` on a connection view bound to that user by row-level security, and
+erasing a user deletes every row of theirs.
 """
 
 from __future__ import annotations
 
 import secrets
 import shutil
+import threading
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from os1.config import Config
 from os1.errors import InputError, NotFound, StorageError
-from os1.storage.database import SqliteDatabase, utcnow
+from os1.storage.database import Database, SqliteDatabase, utcnow
 from os1.storage.user_store import UserStore
+
+if TYPE_CHECKING:
+    from os1.storage.postgres import PostgresPool
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,16 +47,41 @@ def validate_user_name(name: str) -> str:
 
 
 class Accounts:
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, *, pool: PostgresPool | None = None) -> None:
         self.home = home
-        self._db = SqliteDatabase(home / "accounts.db", "accounts")
+        self.pool = pool
+        self._db: Database
+        if pool is None:
+            self._db = SqliteDatabase(home / "accounts.db", "accounts")
+        else:
+            from os1.storage.postgres import PostgresDatabase
+
+            self._db = PostgresDatabase(pool)
         self._stores: dict[str, UserStore] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, config: Config) -> Accounts:
+        """SQLite files under `config.home`, or PostgreSQL when `config.database_url` is set."""
+        if not config.database_url:
+            return cls(config.home)
+        from os1.storage.postgres import PostgresPool
+
+        pool = PostgresPool(config.database_url, owner_url=config.database_owner_url)
+        return cls(config.home, pool=pool)
 
     def close(self) -> None:
         for store in self._stores.values():
             store.close()
         self._stores.clear()
         self._db.close()
+        if self.pool is not None:
+            self.pool.close()
+
+    @property
+    def db(self) -> Database:
+        """The registry database (users and their sign-in data), for the server's auth store."""
+        return self._db
 
     def _user(self, row: dict[str, object]) -> User:
         return User(str(row["id"]), str(row["name"]), str(row["created_at"]))
@@ -87,9 +123,19 @@ class Accounts:
 
     def open_store(self, user: User) -> UserStore:
         """The user's store, bound to them; cached so one process holds one connection."""
+        with self._lock:  # server routes run in threads: open (and migrate) each store once
+            return self._open_store(user)
+
+    def _open_store(self, user: User) -> UserStore:
         store = self._stores.get(user.id)
         if store is None:
-            db = SqliteDatabase(self.user_dir(user) / "os1.db", "user")
+            db: Database
+            if self.pool is None:
+                db = SqliteDatabase(self.user_dir(user) / "os1.db", "user")
+            else:
+                from os1.storage.postgres import PostgresDatabase
+
+                db = PostgresDatabase(self.pool, user.id)
             store = self._stores[user.id] = UserStore(db, user.id)
         return store
 
@@ -98,6 +144,10 @@ class Accounts:
         store = self._stores.pop(user.id, None)
         if store is not None:
             store.close()
+        if self.pool is not None:
+            from os1.storage.postgres import erase_rows
+
+            erase_rows(self.pool, user.id)
         try:
             shutil.rmtree(self.user_dir(user), ignore_errors=False)
         except FileNotFoundError:

@@ -1,0 +1,452 @@
+"""Load benchmark: many concurrent WebSocket sessions on one os1 server, and many users on one
+embedded model.
+
+    .venv/bin/python bench/load.py --sessions 10000 --json bench/results/load.json
+
+Part 1, per engine (SQLite files, then a throwaway PostgreSQL on loopback from tests/pg.py):
+N users are created with bearer tokens and a finished first meeting; the server (os1's
+`create_app` under uvicorn, scripted backend, memory off) runs in its own process and the
+client in another. The client holds N WebSocket sessions; each sends a message every
+`--interval` s (random phase) for `--duration` s. Reported:
+  * server_added_ms p50/p95/p99: send → `idle` (the turn is over), with a backend that takes
+    no time, so all of it is os1 (storage, events, framing) plus loopback and client queueing;
+  * lost: sent but missing from the database afterwards (a reply later than 30 s is counted
+    as timed_out, an unanswered send as unacknowledged);
+    duplicated: acknowledged twice, or stored more than once (counted in the database);
+  * rss_mb_per_session: server RSS growth per idle connected session.
+Part 2 (`--model`): the embedded model (in-process llama.cpp) behind the fair queue, with 1, 4
+and 16 concurrent users: aggregate tokens/s and p95 time to first token, as ratios to 1 user.
+
+Bounded: at most 20,000 sessions, loopback only, every phase has a deadline; it stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import resource
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "src")]
+
+MAX_SESSIONS = 20_000
+REPLY = "Hello there."
+
+
+def raise_fd_limit(want: int) -> int:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    for target in ((max(want, hard), max(want, hard)), (min(want, hard), hard)):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, target)
+            break
+        except (ValueError, OSError):
+            continue
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# --- setup: users, tokens, a finished first meeting ---------------------------------------------
+
+
+def make_users(n: int, env: dict[str, str], work: Path) -> list[tuple[str, str]]:
+    """Create n signed-up, onboarded users (setup, not measured: batched transactions, and on
+    SQLite each user's file is a copy of one freshly migrated database)."""
+    import shutil
+
+    from os1.config import load_config
+    from os1.persona.identity import ONBOARDED
+    from os1.server.auth_store import AuthStore
+    from os1.storage import Accounts
+    from os1.storage.database import SqliteDatabase, utcnow
+
+    accounts = Accounts.open(load_config(env))
+    auth = AuthStore(accounts.db)
+    template = work / "template.db"
+    if accounts.pool is None:
+        SqliteDatabase(template, "user").close()
+    identity = (
+        "INSERT INTO identity (user_id, os_name, voice, user_name, onboarding_step, onboarding,"
+        " created_at, updated_at) VALUES (?, 'Samantha', 'joe', ?, ?, '{}', ?, ?)"
+    )
+    out = []
+    for start in range(0, n, 500):
+        with accounts.db.transaction():
+            batch = [
+                accounts.create_user(f"user{i:05d}") for i in range(start, min(n, start + 500))
+            ]
+            out += [(u.id, auth.create_token(u.id, "load", 1.0)[1]) for u in batch]
+        for user in batch:
+            now = utcnow()
+            if accounts.pool is None:
+                path = accounts.user_dir(user) / "os1.db"
+                path.parent.mkdir(parents=True)
+                shutil.copyfile(template, path)
+                with sqlite3.connect(path) as conn:
+                    conn.execute(identity, (user.id, user.name, ONBOARDED, now, now))
+                conn.close()
+            else:
+                accounts.open_store(user).db.execute(
+                    identity, (user.id, user.name, ONBOARDED, now, now)
+                )
+    accounts.close()
+    return out
+
+
+# --- the server process ------------------------------------------------------------------------
+
+
+def serve(port: int) -> None:
+    raise_fd_limit(200_000)
+    import uvicorn
+
+    import os1.runtime
+    from os1.config import load_config
+    from os1.server import create_app
+    from os1.server.settings import ServerSettings
+    from os1.testing import ScriptedBackend
+
+    os1.runtime.default_memory_factory = lambda: None  # the conversation path only
+    settings = ServerSettings(
+        messages_per_minute=600, message_burst=100, requests_per_minute=6000, request_burst=1000
+    )
+    app = create_app(
+        load_config(), backend=ScriptedBackend([REPLY], repeat_last=True), settings=settings
+    )
+    uvicorn.run(
+        app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio",
+        ws_ping_interval=None, backlog=8192, timeout_keep_alive=60,
+    )  # fmt: skip
+
+
+# --- the client process ------------------------------------------------------------------------
+
+
+async def client(args: argparse.Namespace) -> dict[str, Any]:
+    import psutil
+    import websockets
+
+    raise_fd_limit(200_000)
+    tokens = json.loads(Path(args.tokens).read_text())
+    server = psutil.Process(args.server_pid)
+    url = f"ws://127.0.0.1:{args.port}/api/conversation"
+    rss_before = server.memory_info().rss
+    sockets: list[Any] = [None] * len(tokens)
+    failed_connect = 0
+    gate = asyncio.Semaphore(200)
+
+    async def connect(i: int, token: str) -> None:
+        nonlocal failed_connect
+        async with gate:
+            for _attempt in range(5):
+                try:
+                    ws = await websockets.connect(
+                        url, additional_headers={"Authorization": f"Bearer {token}"},
+                        ping_interval=None, open_timeout=60, max_queue=None,
+                    )  # fmt: skip
+                    ready = json.loads(await asyncio.wait_for(ws.recv(), 60))
+                    assert ready["type"] == "ready", ready
+                    sockets[i] = ws
+                    return
+                except (OSError, TimeoutError, websockets.WebSocketException):
+                    await asyncio.sleep(0.5)
+            failed_connect += 1
+
+    t0 = time.monotonic()
+    await asyncio.gather(*(connect(i, tok) for i, (_, tok) in enumerate(tokens)))
+    connect_s = time.monotonic() - t0
+    await asyncio.sleep(3)
+    rss_idle = server.memory_info().rss
+    held = sum(1 for s in sockets if s is not None)
+
+    latencies: list[float] = []
+    acks: list[float] = []
+    sent: dict[str, int] = {}  # client_id -> user index
+    acked: dict[str, int] = {}
+    timed_out = duplicated = errors = 0
+    deadline = time.monotonic() + args.duration
+
+    async def session(i: int) -> None:
+        nonlocal timed_out, duplicated, errors
+        ws = sockets[i]
+        if ws is None:
+            return
+        await asyncio.sleep(random.uniform(0, args.interval))
+        k = 0
+        while time.monotonic() < deadline:
+            cid = f"{i}-{k}"
+            k += 1
+            start = time.monotonic()
+            sent[cid] = i
+            await ws.send(json.dumps({"type": "say", "text": f"load {cid}", "client_id": cid}))
+            try:
+                while True:
+                    frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                    kind = frame["type"]
+                    if kind == "message_stored":
+                        if cid in acked or frame.get("duplicate"):
+                            duplicated += 1
+                        acked[cid] = frame["message_id"]
+                        acks.append((time.monotonic() - start) * 1000)
+                    elif kind == "error":
+                        errors += 1
+                    elif kind == "idle":
+                        latencies.append((time.monotonic() - start) * 1000)
+                        break
+            except (TimeoutError, websockets.WebSocketException):
+                timed_out += 1
+                return
+            await asyncio.sleep(max(0.0, args.interval - (time.monotonic() - start)))
+
+    await asyncio.gather(*(session(i) for i in range(len(tokens))))
+    unacked = sum(1 for cid in sent if cid not in acked)
+    await asyncio.gather(*(s.close() for s in sockets if s is not None), return_exceptions=True)
+    Path(args.sent).write_text(json.dumps(sorted(sent)))
+    return {
+        "sessions_requested": len(tokens),
+        "sessions": held,
+        "failed_connect": failed_connect,
+        "connect_seconds": round(connect_s, 1),
+        "messages_sent": len(sent),
+        "messages_acked": len(acked),
+        "turn_errors": errors,
+        "server_added_ms_p50": round(pct(latencies, 0.50), 2),
+        "server_added_ms_p95": round(pct(latencies, 0.95), 2),
+        "server_added_ms_p99": round(pct(latencies, 0.99), 2),
+        "ack_ms_p95": round(pct(acks, 0.95), 2),
+        "timed_out": timed_out,
+        "unacknowledged": unacked,
+        "duplicated_acks": duplicated,
+        "rss_mb_per_session": round((rss_idle - rss_before) / max(1, held) / 2**20, 4),
+        "server_rss_mb_idle": round(rss_idle / 2**20, 1),
+    }
+
+
+# --- counting what was stored ------------------------------------------------------------------
+
+
+def stored_user_messages(
+    engine: str, home: Path, admin_url: str | None, db: str | None
+) -> list[str]:
+    if engine == "postgres":
+        import psycopg
+
+        assert admin_url and db
+        url = admin_url.rsplit("/", 1)[0] + "/" + db
+        with psycopg.connect(url) as conn:  # the superuser bypasses row-level security
+            return [r[0] for r in conn.execute("SELECT content FROM messages WHERE role='user'")]
+    out: list[str] = []
+    for path in (home / "users").glob("*/os1.db"):
+        with sqlite3.connect(path) as conn:
+            out += [r[0] for r in conn.execute("SELECT content FROM messages WHERE role='user'")]
+    return out
+
+
+def run_engine(engine: str, args: argparse.Namespace) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix=f"os1-load-{engine}-"))
+    env = {**os.environ, "OS1_HOME": str(work / "home"), "PYTHONPATH": f"{ROOT}/src:{ROOT}"}
+    for key in ("OS1_BACKEND_URL", "OS1_DATABASE_URL", "OS1_DATABASE_OWNER_URL"):
+        env.pop(key, None)
+    pg = None
+    db_name = None
+    if engine == "postgres":
+        from tests.pg import PostgresServer
+
+        pg = PostgresServer.start(max_connections=100, durable=True)
+        urls = pg.new_database()
+        db_name = urls.name
+        env["OS1_DATABASE_URL"] = urls.app_url
+        env["OS1_DATABASE_OWNER_URL"] = urls.owner_url
+    try:
+        t0 = time.monotonic()
+        users = make_users(args.sessions, env, work)
+        setup_s = time.monotonic() - t0
+        (work / "tokens.json").write_text(json.dumps(users))
+        port = free_port()
+        server = subprocess.Popen(
+            [sys.executable, __file__, "--serve-child", "--port", str(port)], env=env
+        )
+        try:
+            for _ in range(300):
+                try:
+                    socket.create_connection(("127.0.0.1", port), 0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            out = work / "client.json"
+            cmd = [
+                sys.executable, __file__, "--client-child", "--port", str(port),
+                "--server-pid", str(server.pid), "--tokens", str(work / "tokens.json"),
+                "--interval", str(args.interval), "--duration", str(args.duration),
+                "--out", str(out), "--sent", str(work / "sent.json"),
+            ]  # fmt: skip
+            budget = args.duration + args.interval + 600
+            subprocess.run(cmd, env=env, check=True, timeout=budget)
+            result: dict[str, Any] = json.loads(out.read_text())
+        finally:
+            server.terminate()
+            server.wait(30)
+        sent = {f"load {cid}" for cid in json.loads((work / "sent.json").read_text())}
+        stored = stored_user_messages(engine, work / "home", pg.admin_url if pg else None, db_name)
+        counts: dict[str, int] = {}
+        for text in stored:
+            counts[text] = counts.get(text, 0) + 1
+        result["stored_duplicates"] = sum(c - 1 for c in counts.values() if c > 1)
+        result["missing_from_db"] = len(sent - counts.keys())
+        # Lost: sent but not stored. A reply later than 30 s counts as timed out, not lost.
+        result["lost"] = result["missing_from_db"]
+        result["duplicated"] = result["duplicated_acks"] + result["stored_duplicates"]
+        result["engine"] = engine
+        result["setup_seconds"] = round(setup_s, 1)
+        return result
+    finally:
+        if pg is not None:
+            pg.stop()
+        subprocess.run(["rm", "-rf", str(work)], check=False)
+
+
+# --- part 2: the embedded model behind the fair queue ------------------------------------------
+
+
+async def model_part(profile: str, users_list: list[int], max_tokens: int) -> dict[str, Any]:
+    from os1.backends.base import GenerationOptions
+    from os1.backends.fair import FairBackend
+    from os1.backends.llamacpp import LlamaCppBackend
+    from os1.events import GenerationDone, TextDelta
+    from os1.messages import Message
+    from os1.profiles import PROFILES, target_path
+
+    path = target_path(PROFILES[profile], Path("/nonexistent"))
+    if not path.exists():
+        from os1.config import load_config
+        from os1.runtime import resolve_model_path
+
+        path = resolve_model_path(load_config({"OS1_MODEL": profile, **os.environ}))
+    model = LlamaCppBackend(path, n_ctx=2048, n_threads=os.cpu_count() or 2)
+    fair = FairBackend(model, slots=1, per_user=4, total=256, max_wait=3600)
+    options = GenerationOptions(max_tokens=max_tokens, temperature=0.7, seed=7)
+
+    async def one(user: str) -> tuple[float, int]:
+        start = time.monotonic()
+        first = None
+        tokens = 0
+        async for event in fair.for_user(user).stream(
+            [Message("user", f"Tell me a short story about {user}.")], options
+        ):
+            if isinstance(event, TextDelta) and first is None:
+                first = time.monotonic() - start
+            if isinstance(event, GenerationDone):
+                tokens = event.completion_tokens
+        return (first or 0.0), tokens
+
+    await one("warmup")
+    rows = {}
+    for n in users_list:
+        start = time.monotonic()
+        got = await asyncio.gather(*(one(f"u{i}") for i in range(n)))
+        wall = time.monotonic() - start
+        rows[n] = {
+            "tokens_per_s": sum(t for _, t in got) / wall,
+            "ttft_p95_s": pct([f for f, _ in got], 0.95),
+        }
+    base = rows[users_list[0]]
+    return {
+        "model_profile": profile,
+        "model_engine": "llama.cpp in-process (llama-cpp-python), FairBackend slots=1",
+        "max_tokens": max_tokens,
+        "by_users": {
+            str(n): {
+                "tokens_per_s": round(r["tokens_per_s"], 2),
+                "throughput_ratio": round(r["tokens_per_s"] / base["tokens_per_s"], 2),
+                "ttft_p95_s": round(r["ttft_p95_s"], 3),
+                "ttft_p95_ratio": round(r["ttft_p95_s"] / base["ttft_p95_s"], 2),
+            }
+            for n, r in rows.items()
+        },
+    }
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--sessions", type=int, default=1000)
+    p.add_argument("--engine", choices=["sqlite", "postgres", "both"], default="both")
+    p.add_argument(
+        "--interval", type=float, default=30.0, help="seconds between a session's messages"
+    )
+    p.add_argument("--duration", type=float, default=60.0, help="seconds of sending")
+    p.add_argument("--model", default=None, help="also measure this embedded profile (e.g. tiny)")
+    p.add_argument("--model-users", default="1,4,16")
+    p.add_argument("--model-tokens", type=int, default=48)
+    p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--serve-child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--client-child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--tokens", help=argparse.SUPPRESS)
+    p.add_argument("--out", help=argparse.SUPPRESS)
+    p.add_argument("--sent", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.serve_child:
+        serve(args.port)
+        return 0
+    if args.client_child:
+        Path(args.out).write_text(json.dumps(asyncio.run(client(args))))
+        return 0
+    if not 1 <= args.sessions <= MAX_SESSIONS:
+        p.error(f"--sessions must be between 1 and {MAX_SESSIONS}")
+    if not (1 <= args.interval <= 300 and 1 <= args.duration <= 1800):
+        p.error("--interval must be 1..300 s and --duration 1..1800 s")
+    limit = raise_fd_limit(200_000)
+    summary: dict[str, Any] = {
+        "sessions": args.sessions,
+        "interval_s": args.interval,
+        "duration_s": args.duration,
+        "cpus": os.cpu_count(),
+        "fd_limit": limit,
+        "runs": [],
+    }
+    engines = ["sqlite", "postgres"] if args.engine == "both" else [args.engine]
+    for engine in engines:
+        print(f"==> {engine}: {args.sessions} sessions", flush=True)
+        run = run_engine(engine, args)
+        print(json.dumps(run, indent=1), flush=True)
+        summary["runs"].append(run)
+    first = summary["runs"][0]
+    for key in ("server_added_ms_p50", "server_added_ms_p95", "server_added_ms_p99", "lost",
+                "duplicated", "rss_mb_per_session", "engine"):  # fmt: skip
+        summary[key] = first[key]  # top-level keys: the first engine; all engines under runs
+    summary["sessions_held"] = first["sessions"]
+    if args.model:
+        users = [int(x) for x in args.model_users.split(",")]
+        summary["model"] = asyncio.run(model_part(args.model, users, args.model_tokens))
+        print(json.dumps(summary["model"], indent=1), flush=True)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

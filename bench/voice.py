@@ -1,0 +1,243 @@
+"""Voice benchmark: voice-to-voice latency through the real pipeline, fed in real time.
+
+Per profile (a fresh child process each, so peak RSS is that whole stack's alone: Silero,
+Whisper tiny.en, Piper joe, the profile's LLM), 22 spoken questions of varied length, made by
+our own Piper voice, are fed to a VoiceSession in 32 ms chunks at wall-clock pace.
+Voice-to-voice latency = wall time from feeding the last voiced input sample (so the VAD's
+hangover counts) to the first AudioChunk of the reply. After the first audio the reply is hung
+up (the next question comes at once). Then barge-in: speech fed over a playing reply; reaction
+= wall time from feeding the frame that confirms the speech to the BargeIn frame (playback
+stops there; a local speaker then empties its buffer within one ~20 ms block); onset->stop
+adds the 250 ms short-noise filter on top. STT/TTS real-time factors and round-trip WER are
+measured on the same utterances.
+
+    python bench/voice.py --json bench/results/voice.json [--profiles default fast]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+QUESTIONS = [
+    "Hi.",
+    "Good morning!",
+    "How are you?",
+    "What time is it?",
+    "Tell me a joke.",
+    "Can you help me?",
+    "What should I cook tonight?",
+    "I had a strange dream last night.",
+    "Do you remember my sister's name?",
+    "What do you think about the ocean?",
+    "I feel a little tired today, to be honest.",
+    "Could you tell me something nice about autumn?",
+    "I just finished reading a wonderful book about whales.",
+    "What would you do on a rainy Sunday afternoon?",
+    "My friend is moving to another city next month and I will miss her.",
+    "Can you suggest a short walk I could take before dinner?",
+    "I am thinking about learning to play the piano, is that a silly idea?",
+    "Yesterday I met an old teacher of mine and we talked for hours about school.",
+    "What is the best way to start writing a letter to someone I have not seen in years?",
+    "I want to plan a quiet weekend, with a long breakfast, a walk, and a good movie.",
+    "Tell me, what makes a friendship last for a really long time?",
+    "Why do people like the sound of rain so much?",
+]
+BARGE_INS = 10
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.array(values), q)) if values else float("nan")
+
+
+def wer(reference: str, hypothesis: str) -> tuple[int, int]:
+    ref = [w.strip(".,?!'").lower() for w in reference.split()]
+    hyp = [w.strip(".,?!'").lower() for w in hypothesis.split()]
+    d = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, d[0] = d[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (r != h))
+    return d[len(hyp)], len(ref)
+
+
+async def feed_realtime(session: Any, samples: np.ndarray, until: Any = None) -> float:
+    """Feed 16 kHz samples at wall-clock pace; return the wall time the last one was fed."""
+    from os1.voice.audio import STT_RATE, Audio, to_pcm16
+
+    start = time.perf_counter()
+    fed_at = start
+    for i in range(0, len(samples), 512):
+        due = start + i / STT_RATE
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        session.feed(to_pcm16(Audio(samples[i : i + 512], STT_RATE)))
+        fed_at = time.perf_counter()
+        if until is not None and until():
+            break
+    return fed_at
+
+
+def last_voiced(samples: np.ndarray) -> int:
+    loud = np.nonzero(np.abs(samples) > 0.02)[0]
+    return int(loud[-1]) + 1 if len(loud) else len(samples)
+
+
+async def run_profile(profile: str) -> dict[str, Any]:
+    from os1.config import load_config
+    from os1.persona.identity import ONBOARDED, Identity
+    from os1.runtime import Runtime
+    from os1.voice.audio import STT_RATE
+    from os1.voice.catalog import load_engines
+    from os1.voice.frames import AudioChunk, BargeIn, Frame, SpeechStarted
+    from os1.voice.session import VoiceSession
+
+    home = Path(tempfile.mkdtemp(prefix="os1-voice-bench-"))
+    os.environ["OS1_HOME"] = str(home)
+    config = load_config(model=profile).with_overrides(n_threads=2, max_reply_tokens=80)
+    runtime = Runtime(config, memory_factory=None)
+    engines = load_engines("tiny")
+    ctx = runtime.context(runtime.user("bench"), channel="voice")
+    ctx.store.save_identity(
+        Identity(os_name="Samantha", voice="joe", user_name="Sam", onboarding_step=ONBOARDED)
+    )
+    joe = engines.voices.tts("joe")
+
+    # speech in (made by our own TTS) + STT/TTS speed and accuracy on it
+    tts_time = tts_audio = stt_time = stt_audio = 0.0
+    errors = words = 0
+    utterances = []
+    for q in QUESTIONS:
+        t = time.perf_counter()
+        audio = joe.synthesize(q)
+        tts_time += time.perf_counter() - t
+        tts_audio += audio.seconds
+        x = audio.at(STT_RATE).samples
+        x = x[: last_voiced(x)]
+        t = time.perf_counter()
+        heard = engines.stt.transcribe(audio.at(STT_RATE))
+        stt_time += time.perf_counter() - t
+        stt_audio += audio.seconds
+        e, n = wer(q, heard)
+        errors, words = errors + e, words + n
+        utterances.append(x)
+
+    warm = joe.synthesize("Tell me about your day.").at(STT_RATE).samples
+    latencies: list[float] = []
+    for i, x in enumerate([warm, *utterances]):
+        session = VoiceSession(ctx, engines)
+        frames: list[tuple[float, Frame]] = []
+
+        async def collect(s: VoiceSession = session, out: list[Any] = frames) -> None:
+            async for f in s.frames():
+                out.append((time.perf_counter(), f))
+
+        consumer = asyncio.create_task(collect())
+        padded = np.concatenate([np.zeros(STT_RATE // 2, np.float32), x])
+        t_last = await feed_realtime(session, padded)
+        got = lambda out=frames: any(isinstance(f, AudioChunk) for _, f in out)  # noqa: E731
+        await feed_realtime(session, np.zeros(STT_RATE * 20, np.float32), until=got)
+        while not got():
+            await asyncio.sleep(0.005)
+        first = next(t for t, f in frames if isinstance(f, AudioChunk))
+        if i > 0:  # the first (warm-up) turn pays the model's cold prompt
+            latencies.append((first - t_last) * 1000)
+        await session.aclose()
+        await consumer
+
+    # barge-in: talk over a playing reply
+    reactions: list[float] = []
+    onset_to_stop: list[float] = []
+    interruption = joe.synthesize("Wait, wait, hold on a second.").at(STT_RATE).samples
+    for _ in range(BARGE_INS):
+        session = VoiceSession(ctx, engines)
+        frames = []
+        consumer = asyncio.create_task(collect(session, frames))
+        q = utterances[len(utterances) - 3]
+        await feed_realtime(session, np.concatenate([np.zeros(8000, np.float32), q]))
+        got = lambda out=frames: any(isinstance(f, AudioChunk) for _, f in out)  # noqa: E731
+        await feed_realtime(session, np.zeros(STT_RATE * 20, np.float32), until=got)
+        await feed_realtime(session, np.zeros(STT_RATE // 2, np.float32))
+        fed: list[float] = []
+        start = time.perf_counter()
+        for j in range(0, len(interruption), 512):
+            await asyncio.sleep(max(0.0, start + j / STT_RATE - time.perf_counter()))
+            before = time.perf_counter()
+            session.feed((interruption[j : j + 512] * 32767).astype("<i2").tobytes())
+            fed.append(before)
+            await asyncio.sleep(0)
+            if any(isinstance(f, BargeIn) for _, f in frames):
+                break
+        barge = [(t, f) for t, f in frames if isinstance(f, BargeIn)]
+        if barge:
+            reactions.append((barge[0][0] - fed[-1]) * 1000)
+            onset = [f for _, f in frames if isinstance(f, SpeechStarted)][-1]
+            assert isinstance(barge[0][1], BargeIn)
+            onset_to_stop.append((barge[0][1].at - onset.at) * 1000 + reactions[-1])
+        await session.aclose()
+        await consumer
+    runtime.close()
+    return {
+        "profile": profile,
+        "utterances": len(latencies),
+        "voice_to_voice_ms_p50": round(pct(latencies, 50)),
+        "voice_to_voice_ms_p95": round(pct(latencies, 95)),
+        "voice_to_voice_ms_all": [round(v) for v in latencies],
+        "stt_rtf": round(stt_time / stt_audio, 3),
+        "stt_wer": round(errors / max(1, words), 3),
+        "tts_rtf": round(tts_time / tts_audio, 3),
+        "barge_in_ms_p95": round(pct(reactions, 95), 2),
+        "barge_in_ms_p50": round(pct(reactions, 50), 2),
+        "barge_in_detected": f"{len(reactions)}/{BARGE_INS}",
+        "barge_in_onset_to_stop_ms_p95": round(pct(onset_to_stop, 95)),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--profiles", nargs="+", default=["default", "fast"])
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(asyncio.run(run_profile(args.child))))
+        return 0
+    results: dict[str, Any] = {"machine": f"{os.cpu_count()} CPU cores", "profiles": {}}
+    for profile in args.profiles:
+        t = time.perf_counter()
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", profile], capture_output=True, text=True
+        )
+        if out.returncode:
+            print(out.stderr[-3000:], file=sys.stderr)
+            return 1
+        results["profiles"][profile] = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"{profile}: {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    first = results["profiles"][args.profiles[0]]
+    for key in ("stt_rtf", "stt_wer", "tts_rtf", "barge_in_ms_p95"):
+        results[key] = first[key]
+    results["peak_rss_mb"] = max(p["peak_rss_mb"] for p in results["profiles"].values())
+    for name, p in results["profiles"].items():
+        results[f"voice_to_voice_ms_p50_{name}"] = p["voice_to_voice_ms_p50"]
+        results[f"voice_to_voice_ms_p95_{name}"] = p["voice_to_voice_ms_p95"]
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

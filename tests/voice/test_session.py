@@ -1,0 +1,171 @@
+"""Pipeline tests on fakes: scripted audio in, frames and stored messages out."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from os1.context import TurnContext
+from os1.testing import ScriptedBackend
+from os1.voice import prosody
+from os1.voice.audio import STT_RATE, Audio, silence, to_pcm16
+from os1.voice.catalog import VoiceCatalog, VoiceEngines
+from os1.voice.engines import TextToSpeech
+from os1.voice.frames import (
+    AudioChunk,
+    BargeIn,
+    Frame,
+    Notice,
+    ReplyEnded,
+    ReplyText,
+    SpeechEnded,
+    SpeechStarted,
+    Transcript,
+)
+from os1.voice.session import DIDNT_CATCH, VoiceSession
+from os1.voice.testing import EnergyVad, ScriptedStt, ToneTts, tone
+
+
+class FakeVoices(VoiceCatalog):
+    def __init__(self, tts: TextToSpeech) -> None:
+        super().__init__()
+        self.fake = tts
+
+    def tts(self, voice_id: str | None) -> TextToSpeech:
+        return self.fake
+
+
+def engines(stt: ScriptedStt, tts: ToneTts | None = None) -> VoiceEngines:
+    return VoiceEngines(vad=EnergyVad, stt=stt, voices=FakeVoices(tts or ToneTts()))
+
+
+async def play(session: VoiceSession, audio: Audio, *, until: type | None = None) -> None:
+    """Feed audio in 32 ms chunks, letting the loop run between chunks (real time, sped up)."""
+    samples = audio.at(STT_RATE).samples
+    for i in range(0, len(samples), 512):
+        session.feed(to_pcm16(Audio(samples[i : i + 512], STT_RATE)))
+        await asyncio.sleep(0)
+
+
+async def collect(session: VoiceSession, frames: list[Frame]) -> None:
+    async for frame in session.frames():
+        frames.append(frame)
+
+
+async def test_one_turn_is_heard_answered_and_stored(ctx: TurnContext, backend: ScriptedBackend):
+    backend.script = ["Oh, hello Alice. It is lovely to hear you."]
+    stt = ScriptedStt(["hello there"])
+    tts = ToneTts()
+    session = VoiceSession(ctx, engines(stt, tts))
+    frames: list[Frame] = []
+    consumer = asyncio.create_task(collect(session, frames))
+    await play(session, silence(0.3))
+    await play(session, tone(1.0))
+    await play(session, silence(0.6))
+    await session.finish()
+    await consumer
+    stt.assert_done()
+
+    kinds = [type(f) for f in frames]
+    assert kinds[:3] == [SpeechStarted, SpeechEnded, Transcript]
+    ended = next(f for f in frames if isinstance(f, SpeechEnded))
+    assert abs(ended.at - 1.3) < 0.07  # the last voiced sample, not the endpoint
+    assert tts.spoken == ["Oh,", "hello Alice.", "It is lovely to hear you."]
+    assert [f.text for f in frames if isinstance(f, ReplyText)] == tts.spoken
+    assert sum(isinstance(f, AudioChunk) for f in frames) == 3
+    assert isinstance(frames[-1], ReplyEnded) and frames[-1].status == "complete"
+    user, reply = ctx.store.messages()[-2:]
+    assert (user.role, user.content) == ("user", "hello there")
+    assert (reply.content, reply.status) == ("Oh, hello Alice. It is lovely to hear you.", "complete")
+    said = prosody.load(ctx.store, user.id)
+    assert said is not None and 0.8 < said.voiced_seconds < 1.4
+    assert said.pitch_hz is not None and abs(said.pitch_hz - 220) < 15
+
+
+async def test_barge_in_stops_playback_and_keeps_only_what_was_played(
+    ctx: TurnContext, backend: ScriptedBackend
+):
+    reply = "Well, let me tell you a long story about the sea. It goes on and on for a while."
+    backend.script = [reply, "Of course."]
+    stt = ScriptedStt(["tell me a story", "stop please"])
+    tts = ToneTts(seconds_per_word=0.25, level=0.3)
+    session = VoiceSession(ctx, engines(stt, tts))
+    frames: list[Frame] = []
+    consumer = asyncio.create_task(collect(session, frames))
+    await play(session, tone(0.8))
+    await play(session, silence(0.4))  # endpoint; the reply starts
+    while not any(isinstance(f, AudioChunk) for f in frames):
+        await asyncio.sleep(0.01)
+    # "Well," (0.25 s), then the 10-word second clause (2.5 s) plays for a while ...
+    await play(session, silence(1.0))
+    # ... when the user talks over it: confirmed after 250 ms, a cough would not be.
+    await play(session, tone(0.1, level=0.5))
+    await play(session, silence(0.1))
+    assert not any(isinstance(f, BargeIn) for f in frames)
+    await play(session, tone(0.6, level=0.5))
+    await play(session, silence(0.5))
+    await session.finish()
+    await consumer
+    stt.assert_done()
+
+    barge = next(f for f in frames if isinstance(f, BargeIn))
+    after = frames[frames.index(barge) + 1 :]
+    assert not any(isinstance(f, AudioChunk) and f.message_id == barge.message_id for f in after)
+    stored = ctx.store.get_message(barge.message_id or 0)
+    assert stored is not None and stored.status == "interrupted"
+    assert stored.content == barge.played_text
+    # confirmed 1.45 s into playback: "Well," + 1.2 s of the 2.5 s clause = 4 of its 10 words
+    assert stored.content == "Well, let me tell you"
+    ended = [f for f in frames if isinstance(f, ReplyEnded)]
+    assert ended[0].status == "interrupted" and ended[0].text == stored.content
+    # the second utterance became the next turn
+    assert [m.content for m in ctx.store.messages() if m.role == "user"] == [
+        "tell me a story",
+        "stop please",
+    ]
+
+
+async def test_own_voice_leaking_into_the_mic_is_not_heard(
+    ctx: TurnContext, backend: ScriptedBackend
+):
+    backend.script = ["I am talking for quite a while now, about many things indeed."]
+    stt = ScriptedStt(["hi"])
+    tts = ToneTts(seconds_per_word=0.25, level=0.3, rate=STT_RATE)
+    session = VoiceSession(ctx, engines(stt, tts))
+    frames: list[Frame] = []
+    consumer = asyncio.create_task(collect(session, frames))
+    await play(session, tone(0.6))
+    await play(session, silence(0.4))
+    while not any(isinstance(f, AudioChunk) for f in frames):
+        await asyncio.sleep(0.01)
+    # The mic hears our own reply at half its level (no echo cancellation), in real time.
+    echo = 0.5 * np.concatenate([
+        np.frombuffer(f.pcm16, "<i2").astype(np.float32) / 32768
+        for f in frames if isinstance(f, AudioChunk)
+    ])
+    await play(session, Audio(echo.astype(np.float32), STT_RATE))
+    await session.finish()
+    await consumer
+    stt.assert_done()
+    assert not any(isinstance(f, BargeIn) for f in frames)
+    assert sum(isinstance(f, SpeechStarted) for f in frames) == 1
+    assert ctx.store.messages()[-1].status == "complete"
+
+
+async def test_silence_and_noise_get_a_gentle_didnt_catch_that(
+    ctx: TurnContext, backend: ScriptedBackend
+):
+    stt = ScriptedStt([""])  # speech-like energy, but nothing intelligible
+    session = VoiceSession(ctx, engines(stt))
+    frames: list[Frame] = []
+    consumer = asyncio.create_task(collect(session, frames))
+    await play(session, silence(2.0))  # silence alone starts nothing
+    await play(session, tone(0.5))
+    await play(session, silence(0.5))
+    await session.finish()
+    await consumer
+    stt.assert_done()
+    assert Notice(DIDNT_CATCH) in frames
+    assert any(isinstance(f, AudioChunk) for f in frames)
+    assert all(m.role != "user" for m in ctx.store.messages())  # nothing to store

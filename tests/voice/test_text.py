@@ -1,0 +1,39 @@
+"""Clause splitting and prosody."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from os1.voice.audio import STT_RATE, Audio, silence
+from os1.voice.clauses import ClauseSplitter, split_text
+from os1.voice.prosody import measure
+from os1.voice.testing import tone
+
+
+def test_first_clause_is_short_and_numbers_do_not_split() -> None:
+    assert split_text("Oh, that costs 3.5 dollars, said Mr. Smith. Really? Yes!") == [
+        "Oh,", "that costs 3.5 dollars,", "said Mr. Smith.", "Really?", "Yes!",
+    ]
+
+
+def test_streaming_pieces_come_as_soon_as_they_are_complete() -> None:
+    splitter = ClauseSplitter()
+    out: list[list[str]] = [splitter.push(w + " ") for w in "Well, I think so. Yes".split(" ")]
+    assert out == [["Well,"], [], [], ["I think so."], []]
+    assert splitter.flush() == ["Yes"]
+
+
+def test_a_long_run_without_punctuation_is_cut() -> None:
+    splitter = ClauseSplitter()
+    pieces = [p for _ in range(40) for p in splitter.push("word ")] + splitter.flush()
+    assert len(pieces) >= 2 and len(pieces[0].split()) <= 9
+
+
+def test_prosody_of_a_tone_and_of_silence() -> None:
+    voiced = Audio(np.concatenate([tone(1.0, hz=150).samples, silence(1.0).samples]), STT_RATE)
+    p = measure(voiced, "one two three")
+    assert p.pitch_hz is not None and abs(p.pitch_hz - 150) < 8
+    assert 0.9 <= p.voiced_seconds <= 1.1 and p.seconds == 2.0
+    assert p.speaking_rate is not None and 2.5 < p.speaking_rate < 3.5
+    quiet = measure(silence(1.0), "")
+    assert quiet.pitch_hz is None and quiet.speaking_rate is None
