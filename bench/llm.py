@@ -3,7 +3,9 @@ the same prompts through raw llama-cpp-python, measured in the same run.
 
 For each profile (a fresh child process each, so peak RSS is that profile's alone) the script
 loads the model twice — once behind os1's LlamaCppBackend, once as a bare `llama_cpp.Llama` —
-and plays one conversation. Turn by turn, os1 answers first (its prompt is recorded), then the
+and plays one conversation through `run_turn` (prompt building, storage with fsync, the fair
+queue, streaming; long-term memory is left out here — its retrieval time is in the memory
+benchmark). Turn by turn, os1 answers first (its prompt is recorded), then the
 raw model gets exactly that prompt. Both instances see the same sequence of prompts, so both
 reuse their KV cache the same way; interleaving spreads machine noise over both sides. Greedy
 decoding with the same repeat penalty makes both produce the same tokens.
@@ -51,6 +53,7 @@ async def run_profile(profile: str, turns: int) -> dict[str, Any]:
     from llama_cpp import Llama
 
     from os1.backends.base import GenerationOptions
+    from os1.backends.fair import FairBackend
     from os1.backends.llamacpp import REPEAT_PENALTY, LlamaCppBackend
     from os1.config import load_config
     from os1.conversation import run_turn
@@ -78,7 +81,8 @@ async def run_profile(profile: str, turns: int) -> dict[str, Any]:
             return super().stream(messages, options)
 
     ours = Recording(path, n_ctx=4096, n_threads=threads)
-    runtime = Runtime(config, backend=ours, memory_factory=None)
+    # The live chat path: the embedded model behind the fair queue, as build_backend wires it.
+    runtime = Runtime(config, backend=FairBackend(ours), memory_factory=None)
     ctx = runtime.context(runtime.user("bench"))
     ctx.store.save_identity(
         Identity("Samantha", "joe", "Theo", ONBOARDED, {"days": "writing letters for other people"})

@@ -135,6 +135,20 @@ def serve(port: int) -> None:
     app = create_app(
         load_config(), backend=ScriptedBackend([REPLY], repeat_last=True), settings=settings
     )
+    profile = os.environ.get("OS1_BENCH_PROFILE")  # a path: write cProfile stats there
+    if profile:
+        import cProfile
+        import signal
+
+        profiler = cProfile.Profile()
+
+        def dump(*_: object) -> None:  # uvicorn re-raises SIGTERM after its graceful shutdown
+            profiler.disable()
+            profiler.dump_stats(f"{profile}.{port}")
+            os._exit(0)
+
+        signal.signal(signal.SIGTERM, dump)
+        profiler.enable()
     uvicorn.run(
         app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio",
         ws_ping_interval=None, backlog=8192, timeout_keep_alive=60,
@@ -150,9 +164,13 @@ async def client(args: argparse.Namespace) -> dict[str, Any]:
 
     raise_fd_limit(200_000)
     tokens = json.loads(Path(args.tokens).read_text())
-    server = psutil.Process(args.server_pid)
-    url = f"ws://127.0.0.1:{args.port}/api/conversation"
-    rss_before = server.memory_info().rss
+    servers = [psutil.Process(int(pid)) for pid in args.server_pids.split(",")]
+    urls = [f"ws://127.0.0.1:{port}/api/conversation" for port in args.ports.split(",")]
+
+    def server_rss() -> int:
+        return sum(p.memory_info().rss for p in servers)
+
+    rss_before = server_rss()
     sockets: list[Any] = [None] * len(tokens)
     failed_connect = 0
     gate = asyncio.Semaphore(200)
@@ -163,7 +181,8 @@ async def client(args: argparse.Namespace) -> dict[str, Any]:
             for _attempt in range(5):
                 try:
                     ws = await websockets.connect(
-                        url, additional_headers={"Authorization": f"Bearer {token}"},
+                        urls[i % len(urls)],
+                        additional_headers={"Authorization": f"Bearer {token}"},
                         ping_interval=None, open_timeout=60, max_queue=None,
                     )  # fmt: skip
                     ready = json.loads(await asyncio.wait_for(ws.recv(), 60))
@@ -178,7 +197,7 @@ async def client(args: argparse.Namespace) -> dict[str, Any]:
     await asyncio.gather(*(connect(i, tok) for i, (_, tok) in enumerate(tokens)))
     connect_s = time.monotonic() - t0
     await asyncio.sleep(3)
-    rss_idle = server.memory_info().rss
+    rss_idle = server_rss()
     held = sum(1 for s in sockets if s is not None)
 
     latencies: list[float] = []
@@ -284,21 +303,27 @@ def run_engine(engine: str, args: argparse.Namespace) -> dict[str, Any]:
         users = make_users(args.sessions, env, work)
         setup_s = time.monotonic() - t0
         (work / "tokens.json").write_text(json.dumps(users))
-        port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, __file__, "--serve-child", "--port", str(port)], env=env
-        )
+        ports = [free_port() for _ in range(args.workers)]
+        servers = [
+            subprocess.Popen(
+                [sys.executable, __file__, "--serve-child", "--port", str(port)], env=env
+            )
+            for port in ports
+        ]
         try:
-            for _ in range(300):
-                try:
-                    socket.create_connection(("127.0.0.1", port), 0.2).close()
-                    break
-                except OSError:
-                    time.sleep(0.2)
+            for port in ports:
+                for _ in range(300):
+                    try:
+                        socket.create_connection(("127.0.0.1", port), 0.2).close()
+                        break
+                    except OSError:
+                        time.sleep(0.2)
             out = work / "client.json"
             cmd = [
-                sys.executable, __file__, "--client-child", "--port", str(port),
-                "--server-pid", str(server.pid), "--tokens", str(work / "tokens.json"),
+                sys.executable, __file__, "--client-child",
+                "--ports", ",".join(map(str, ports)),
+                "--server-pids", ",".join(str(s.pid) for s in servers),
+                "--tokens", str(work / "tokens.json"),
                 "--interval", str(args.interval), "--duration", str(args.duration),
                 "--out", str(out), "--sent", str(work / "sent.json"),
             ]  # fmt: skip
@@ -306,8 +331,10 @@ def run_engine(engine: str, args: argparse.Namespace) -> dict[str, Any]:
             subprocess.run(cmd, env=env, check=True, timeout=budget)
             result: dict[str, Any] = json.loads(out.read_text())
         finally:
-            server.terminate()
-            server.wait(30)
+            for server in servers:
+                server.terminate()
+            for server in servers:
+                server.wait(30)
         sent = {f"load {cid}" for cid in json.loads((work / "sent.json").read_text())}
         stored = stored_user_messages(engine, work / "home", pg.admin_url if pg else None, db_name)
         counts: dict[str, int] = {}
@@ -319,6 +346,7 @@ def run_engine(engine: str, args: argparse.Namespace) -> dict[str, Any]:
         result["lost"] = result["missing_from_db"]
         result["duplicated"] = result["duplicated_acks"] + result["stored_duplicates"]
         result["engine"] = engine
+        result["workers"] = args.workers
         result["setup_seconds"] = round(setup_s, 1)
         return result
     finally:
@@ -330,7 +358,9 @@ def run_engine(engine: str, args: argparse.Namespace) -> dict[str, Any]:
 # --- part 2: the embedded model behind the fair queue ------------------------------------------
 
 
-async def model_part(profile: str, users_list: list[int], max_tokens: int) -> dict[str, Any]:
+async def model_part(
+    profile: str, users_list: list[int], max_tokens: int, repeats: int
+) -> dict[str, Any]:
     from os1.backends.base import GenerationOptions
     from os1.backends.fair import FairBackend
     from os1.backends.llamacpp import LlamaCppBackend
@@ -362,20 +392,26 @@ async def model_part(profile: str, users_list: list[int], max_tokens: int) -> di
         return (first or 0.0), tokens
 
     await one("warmup")
-    rows = {}
-    for n in users_list:
-        start = time.monotonic()
-        got = await asyncio.gather(*(one(f"u{i}") for i in range(n)))
-        wall = time.monotonic() - start
-        rows[n] = {
-            "tokens_per_s": sum(t for _, t in got) / wall,
-            "ttft_p95_s": pct([f for f, _ in got], 0.95),
-        }
+    generated = dict.fromkeys(users_list, 0)
+    walls = dict.fromkeys(users_list, 0.0)
+    ttfts: dict[int, list[float]] = {n: [] for n in users_list}
+    for _round in range(repeats):  # levels interleaved, so a noisy neighbour hits them all
+        for n in users_list:
+            start = time.monotonic()
+            got = await asyncio.gather(*(one(f"u{i}") for i in range(n)))
+            walls[n] += time.monotonic() - start
+            generated[n] += sum(t for _, t in got)
+            ttfts[n] += [f for f, _ in got]
+    rows = {
+        n: {"tokens_per_s": generated[n] / walls[n], "ttft_p95_s": pct(ttfts[n], 0.95)}
+        for n in users_list
+    }
     base = rows[users_list[0]]
     return {
         "model_profile": profile,
         "model_engine": "llama.cpp in-process (llama-cpp-python), FairBackend slots=1",
         "max_tokens": max_tokens,
+        "repeats": repeats,
         "by_users": {
             str(n): {
                 "tokens_per_s": round(r["tokens_per_s"], 2),
@@ -396,14 +432,17 @@ def main() -> int:
         "--interval", type=float, default=30.0, help="seconds between a session's messages"
     )
     p.add_argument("--duration", type=float, default=60.0, help="seconds of sending")
+    p.add_argument("--workers", type=int, default=1, help="server processes (sessions spread)")
     p.add_argument("--model", default=None, help="also measure this embedded profile (e.g. tiny)")
     p.add_argument("--model-users", default="1,4,16")
     p.add_argument("--model-tokens", type=int, default=48)
+    p.add_argument("--model-repeats", type=int, default=2)
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--serve-child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--client-child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    p.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--ports", help=argparse.SUPPRESS)
+    p.add_argument("--server-pids", help=argparse.SUPPRESS)
     p.add_argument("--tokens", help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
     p.add_argument("--sent", help=argparse.SUPPRESS)
@@ -416,8 +455,8 @@ def main() -> int:
         return 0
     if not 1 <= args.sessions <= MAX_SESSIONS:
         p.error(f"--sessions must be between 1 and {MAX_SESSIONS}")
-    if not (1 <= args.interval <= 300 and 1 <= args.duration <= 1800):
-        p.error("--interval must be 1..300 s and --duration 1..1800 s")
+    if not (1 <= args.interval <= 300 and 1 <= args.duration <= 1800 and 1 <= args.workers <= 8):
+        p.error("--interval must be 1..300 s, --duration 1..1800 s, --workers 1..8")
     limit = raise_fd_limit(200_000)
     summary: dict[str, Any] = {
         "sessions": args.sessions,
@@ -440,7 +479,9 @@ def main() -> int:
     summary["sessions_held"] = first["sessions"]
     if args.model:
         users = [int(x) for x in args.model_users.split(",")]
-        summary["model"] = asyncio.run(model_part(args.model, users, args.model_tokens))
+        summary["model"] = asyncio.run(
+            model_part(args.model, users, args.model_tokens, args.model_repeats)
+        )
         print(json.dumps(summary["model"], indent=1), flush=True)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

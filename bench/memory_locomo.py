@@ -35,6 +35,7 @@ from os1.persona.identity import ONBOARDED, Identity
 from os1.storage.accounts import Accounts
 
 TURN_KS = (1, 5, 10, 20)
+TUNED = range(3)  # retrieval weights were tuned on conversations 0-2; 3-5 are held out
 SESSION_KS = (1, 3, 5, 10)
 _WORD = re.compile(r"\w+")
 
@@ -88,7 +89,7 @@ def recall(found: list[str], gold: set[str], k: int) -> float:
     return len(gold & set(found[:k])) / len(gold)
 
 
-async def run_conversation(sample: dict[str, Any], out: dict[str, Any]) -> None:
+async def run_conversation(sample: dict[str, Any], out: dict[str, Any], number: int) -> None:
     conv = sample["conversation"]
     with tempfile.TemporaryDirectory() as home:
         accounts = Accounts(Path(home))
@@ -153,7 +154,7 @@ async def run_conversation(sample: dict[str, Any], out: dict[str, Any]) -> None:
             base = [dia_ids[i] for i in bm25.rank(str(qa["question"]))[:40]]
             base_sessions = list(dict.fromkeys(session_of(d) for d in base))
             gold_sessions = {session_of(g) for g in gold}
-            row = {"category": int(qa["category"])}
+            row = {"category": int(qa["category"]), "conversation": number}
             for k in TURN_KS:
                 row[f"turn_recall@{k}"] = recall(turns_found, gold, k)
                 row[f"bm25_turn_recall@{k}"] = recall(base, gold, k)
@@ -167,7 +168,7 @@ async def run_conversation(sample: dict[str, Any], out: dict[str, Any]) -> None:
 
 def summarise(out: dict[str, Any]) -> dict[str, Any]:
     rows = out["rows"]
-    keys = [k for k in rows[0] if k != "category"]
+    keys = [k for k in rows[0] if k not in ("category", "conversation")]
     result: dict[str, Any] = {
         "questions": len(rows),
         "conversations": out["conversations"],
@@ -182,6 +183,19 @@ def summarise(out: dict[str, Any]) -> dict[str, Any]:
             by_cat[r["category"]].append(r[key])
         result[f"{key}_by_category"] = {
             str(c): round(statistics.mean(v), 4) for c, v in sorted(by_cat.items())
+        }
+    for part, numbers in (("tuned", TUNED), ("heldout", range(len(TUNED), 99))):
+        subset = [r for r in rows if r["conversation"] in numbers]
+        if not subset:
+            continue
+        result[f"questions_{part}"] = len(subset)
+        for key in ("turn_recall@10", "session_recall@5", "bm25_turn_recall@10"):
+            result[f"{key}_{part}"] = round(statistics.mean(r[key] for r in subset), 4)
+        result[f"turn_recall@10_by_category_{part}"] = {
+            str(c): round(
+                statistics.mean(r["turn_recall@10"] for r in subset if r["category"] == c), 4
+            )
+            for c in sorted({r["category"] for r in subset})
         }
     result["questions_by_category"] = dict(
         sorted(Counter(str(r["category"]) for r in rows).items())
@@ -210,8 +224,8 @@ async def main() -> None:
         "conversations": len(data),
     }
     shared_embedder().embed(["warm up"])
-    for sample in data:
-        await run_conversation(sample, out)
+    for number, sample in enumerate(data):
+        await run_conversation(sample, out, number)
     result = summarise(out)
     text = json.dumps(result, indent=2)
     print(text)

@@ -147,11 +147,15 @@ async def run_profile(profile: str) -> dict[str, Any]:
         t_last = await feed_realtime(session, padded)
         got = lambda out=frames: any(isinstance(f, AudioChunk) for _, f in out)  # noqa: E731
         await feed_realtime(session, np.zeros(STT_RATE * 20, np.float32), until=got)
-        while not got():
-            await asyncio.sleep(0.005)
+        async with asyncio.timeout(30):
+            while not got():
+                if consumer.done():
+                    consumer.result()  # re-raises what broke the session
+                await asyncio.sleep(0.005)
         first = next(t for t, f in frames if isinstance(f, AudioChunk))
         if i > 0:  # the first (warm-up) turn pays the model's cold prompt
             latencies.append((first - t_last) * 1000)
+        print(f"{profile} turn {i}: {(first - t_last) * 1000:.0f} ms", file=sys.stderr)
         await session.aclose()
         await consumer
 

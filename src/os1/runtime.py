@@ -109,10 +109,18 @@ class Runtime:
             # (Not per context: a second connection must not cut off a live reply.)
             store.recover()
             self._recovered.add(user.id)
-        backend = self.backend()
-        if isinstance(backend, FairBackend):  # the shared model learns whose turn it is
-            backend = backend.for_user(user.id)
-        memory = self._memory_factory(store, backend, self.config) if self._memory_factory else None
+        shared = self.backend()
+        backend = shared
+        if isinstance(shared, FairBackend):  # the shared model learns whose turn it is
+            backend = shared.for_user(user.id)
+        # Memory's background extraction runs on its own thread and event loop, so it gets the
+        # model itself (thread-safe, locked), not the fair queue (one event loop only).
+        memory_backend = shared.inner if isinstance(shared, FairBackend) else shared
+        memory = (
+            self._memory_factory(store, memory_backend, self.config)
+            if self._memory_factory
+            else None
+        )
         return TurnContext(
             user_id=user.id,
             user_name=user.name,

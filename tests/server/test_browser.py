@@ -90,7 +90,9 @@ def test_sign_up_first_meeting_streamed_reply_and_a_second_user(base_url: str) -
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
-            ann = browser.new_context(viewport={"width": 1280, "height": 820})
+            ann = browser.new_context(
+                viewport={"width": 1280, "height": 820}, reduced_motion="reduce"
+            )
             page = ann.new_page()
             page.on("request", lambda r: requests.append(r.url))
             errors: list[str] = []
@@ -130,6 +132,7 @@ def test_sign_up_first_meeting_streamed_reply_and_a_second_user(base_url: str) -
             page.screenshot(path=str(ARTIFACTS / "05-settings.png"), full_page=True)
 
             phone = browser.new_context(
+                reduced_motion="reduce",
                 viewport={"width": 390, "height": 780}, device_scale_factor=2, is_mobile=True
             )
             bob = phone.new_page()

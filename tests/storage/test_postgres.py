@@ -184,3 +184,18 @@ def test_an_unreachable_database_is_one_sentence(pg_server: PostgresServer):
         port = s.getsockname()[1]
     with pytest.raises(StorageError, match="cannot reach its PostgreSQL database"):
         PostgresPool(f"postgresql://x:y@127.0.0.1:{port}/none?connect_timeout=2")
+
+
+def test_the_database_urls_come_from_the_environment_and_stay_secret(tmp_path):
+    from os1.config import load_config
+
+    env = {
+        "OS1_HOME": str(tmp_path),
+        "OS1_DATABASE_URL": "postgresql://app:s3cret-app@db/os1",
+        "OS1_DATABASE_OWNER_URL": "postgresql://owner:s3cret-owner@db/os1",
+    }
+    config = load_config(env)
+    assert config.database_url == env["OS1_DATABASE_URL"]
+    assert config.database_owner_url == env["OS1_DATABASE_OWNER_URL"]
+    assert "s3cret" not in repr(config)
+    assert load_config({"OS1_HOME": str(tmp_path)}).database_url is None

@@ -36,8 +36,9 @@ def test_wav_round_trip_and_resample(tmp_path: Path) -> None:
 
 
 def _wav(channels: int, rate: int, bits: int, payload: bytes, tag: int = 1) -> bytes:
-    fmt = struct.pack("<HHIIHH", tag, channels, rate, rate * channels * bits // 8,
-                      channels * bits // 8, bits)
+    fmt = struct.pack(
+        "<HHIIHH", tag, channels, rate, rate * channels * bits // 8, channels * bits // 8, bits
+    )
     body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
     body += b"data" + struct.pack("<I", len(payload)) + payload
     return b"RIFF" + struct.pack("<I", len(body)) + body
@@ -53,8 +54,13 @@ def test_stereo_float_and_8_bit_are_read() -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"hello, not a wav at all", b"RIFF\x00\x00\x00\x00WAVEfmt ", _wav(1, 16000, 16, b"")[:30],
-     _wav(1, 16000, 16, b"\x00" * 10, tag=85)],
+    [
+        b"",
+        b"hello, not a wav at all",
+        b"RIFF\x00\x00\x00\x00WAVEfmt ",
+        _wav(1, 16000, 16, b"")[:30],
+        _wav(1, 16000, 16, b"\x00" * 10, tag=85),
+    ],
     ids=["empty", "text", "truncated-header", "short", "mp3-in-wav"],
 )
 def test_bad_files_are_one_clear_sentence(tmp_path: Path, data: bytes) -> None:

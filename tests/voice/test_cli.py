@@ -19,8 +19,9 @@ from os1.voice.catalog import VoiceEngines
 def onboard(config: Config, name: str) -> None:
     runtime = Runtime(config, backend=object(), memory_factory=None)  # type: ignore[arg-type]
     store = runtime.accounts.open_store(runtime.user(name))
-    store.save_identity(Identity(os_name="Samantha", voice="iris", user_name="Ann",
-                                 onboarding_step=ONBOARDED))
+    store.save_identity(
+        Identity(os_name="Samantha", voice="iris", user_name="Ann", onboarding_step=ONBOARDED)
+    )
     store.close()
     runtime.close()
 
@@ -32,17 +33,28 @@ def test_file_mode_end_to_end(
     onboard(config, "ann")
     question = engines.voices.tts("joe").synthesize("What is your favourite colour?")
     write_wav(tmp_path / "q.wav", question)
-    rc = main(["talk", "--in", str(tmp_path / "q.wav"), "--out", str(tmp_path / "a.wav"),
-               "--user", "ann", "--model", "tiny"])
+    rc = main(
+        [
+            "talk",
+            "--in",
+            str(tmp_path / "q.wav"),
+            "--out",
+            str(tmp_path / "a.wav"),
+            "--user",
+            "ann",
+            "--model",
+            "tiny",
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0
-    assert "you › What is your favourite colo" in out and "Samantha › " in out
+    assert "you › What is your favo" in out and "Samantha › " in out
     answer = read_wav(tmp_path / "a.wav")
     assert answer.seconds > 0.3 and float(np.abs(answer.samples).max()) > 0.1
     runtime = Runtime(config, backend=object(), memory_factory=None)  # type: ignore[arg-type]
     store = runtime.accounts.open_store(runtime.user("ann"))
     user, reply = store.messages()[-2:]
-    assert user.role == "user" and "favourite" in user.content.lower() + "favourite"
+    assert user.role == "user" and "colo" in user.content.lower()
     assert reply.role == "assistant" and reply.status == "complete" and reply.content
     said = prosody.load(store, user.id)
     assert said is not None and said.speaking_rate is not None and said.pitch_hz is not None
@@ -55,7 +67,10 @@ def test_file_mode_end_to_end(
     [(b"not audio", "not a WAV"), (b"RIFF\x10\x00\x00\x00WAVEjunkjunk", "damaged")],
 )
 def test_bad_files_get_one_sentence(
-    config: Config, tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes,
+    config: Config,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    content: bytes,
     expected: str,
 ) -> None:
     (tmp_path / "q.wav").write_bytes(content)

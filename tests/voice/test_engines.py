@@ -31,9 +31,7 @@ def wer(reference: str, hypothesis: str) -> float:
 @pytest.mark.parametrize("voice, limit", [("joe", 0.10), ("iris", 0.25)])
 def test_round_trip_word_error_rate(engines: VoiceEngines, voice: str, limit: float) -> None:
     tts = engines.voices.tts(voice)
-    errors = [
-        wer(s, engines.stt.transcribe(tts.synthesize(s).at(STT_RATE))) for s in SENTENCES
-    ]
+    errors = [wer(s, engines.stt.transcribe(tts.synthesize(s).at(STT_RATE))) for s in SENTENCES]
     assert sum(errors) / len(errors) <= limit, errors
 
 

@@ -77,7 +77,10 @@ async def test_one_turn_is_heard_answered_and_stored(ctx: TurnContext, backend: 
     assert isinstance(frames[-1], ReplyEnded) and frames[-1].status == "complete"
     user, reply = ctx.store.messages()[-2:]
     assert (user.role, user.content) == ("user", "hello there")
-    assert (reply.content, reply.status) == ("Oh, hello Alice. It is lovely to hear you.", "complete")
+    assert (reply.content, reply.status) == (
+        "Oh, hello Alice. It is lovely to hear you.",
+        "complete",
+    )
     said = prosody.load(ctx.store, user.id)
     assert said is not None and 0.8 < said.voiced_seconds < 1.4
     assert said.pitch_hz is not None and abs(said.pitch_hz - 220) < 15
@@ -140,10 +143,13 @@ async def test_own_voice_leaking_into_the_mic_is_not_heard(
     while not any(isinstance(f, AudioChunk) for f in frames):
         await asyncio.sleep(0.01)
     # The mic hears our own reply at half its level (no echo cancellation), in real time.
-    echo = 0.5 * np.concatenate([
-        np.frombuffer(f.pcm16, "<i2").astype(np.float32) / 32768
-        for f in frames if isinstance(f, AudioChunk)
-    ])
+    echo = 0.5 * np.concatenate(
+        [
+            np.frombuffer(f.pcm16, "<i2").astype(np.float32) / 32768
+            for f in frames
+            if isinstance(f, AudioChunk)
+        ]
+    )
     await play(session, Audio(echo.astype(np.float32), STT_RATE))
     await session.finish()
     await consumer

@@ -12,13 +12,17 @@ from os1.voice.testing import tone
 
 def test_first_clause_is_short_and_numbers_do_not_split() -> None:
     assert split_text("Oh, that costs 3.5 dollars, said Mr. Smith. Really? Yes!") == [
-        "Oh,", "that costs 3.5 dollars,", "said Mr. Smith.", "Really?", "Yes!",
+        "Oh,",
+        "that costs 3.5 dollars,",
+        "said Mr. Smith.",
+        "Really?",
+        "Yes!",
     ]
 
 
 def test_streaming_pieces_come_as_soon_as_they_are_complete() -> None:
     splitter = ClauseSplitter()
-    out: list[list[str]] = [splitter.push(w + " ") for w in "Well, I think so. Yes".split(" ")]
+    out: list[list[str]] = [splitter.push(w + " ") for w in ["Well,", "I", "think", "so.", "Yes"]]
     assert out == [["Well,"], [], [], ["I think so."], []]
     assert splitter.flush() == ["Yes"]
 

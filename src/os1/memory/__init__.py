@@ -4,10 +4,12 @@ what it knows.
     records     what a memory is (turn, fact, summary, reflection) and its lineage
     store       rows + FTS5 + vectors in the user's own SQLite file; supersession; forgetting
     embedder    all-MiniLM-L6-v2 int8 ONNX (verified by sha256), behind a one-method seam
+    lexical     stemmed tokens and BM25 weights
+    index       the per-user in-memory mirror retrieval reads: BM25 postings, sessions, turns
     vectors     the per-user in-memory matrix (no SQLite extensions on this Python)
     temporal    "last Tuesday", "in May", "before the wedding" → date spans
     extraction  deterministic extractors; model_extraction: JSON-grammar extraction
-    summaries   session summaries and reflections; retrieval: hybrid recall fused by RRF
+    summaries   session summaries and reflections; retrieval: hybrid recall, score fusion
     notes       what enters the prompt; memory: the Memory the conversation calls
     control     the user's control (list, search, show, forget, export, erase)
 

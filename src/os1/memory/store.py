@@ -4,8 +4,11 @@ Invariants:
 - Every memory carries its lineage (memory_sources: the ids of the messages it came from).
 - A fact that corrects another (same topic, `corrects=True`) supersedes it: the old row stays,
   marked `superseded_by`, so history is kept; only forgetting deletes.
-- `memories`, `memory_fts` and the vector index change together: rows and full text in one
-  transaction, the in-memory index right after it commits.
+- `memories`, `memory_fts` and the in-memory index (os1.memory.index: BM25 postings, vectors,
+  sessions, neighbours) change together: rows and full text in one transaction, the index
+  right after it commits. Forgetting and erasing drop the index; the next search reloads it
+  from what is left, so nothing forgotten survives in memory either. FTS5 is the durable
+  full-text index (`full_text`); the hot path reads the in-memory one.
 - `delete_closure` removes what is forgotten and everything derived from it, including the
   source messages themselves, and `purge` then rewrites the file so no trace stays on disk.
 """
@@ -13,16 +16,19 @@ Invariants:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+import threading
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from os1.memory.embedder import Embedder
+from os1.memory.embedder import Embedder, Vectors
+from os1.memory.index import Entry, MemoryIndex
 from os1.memory.records import MemoryRecord, NewMemory
-from os1.memory.vectors import VectorIndex, to_blob
+from os1.memory.vectors import from_blob, to_blob
 from os1.storage.database import Database, utcnow
 
 _FTS_WORD = re.compile(r"\w+", re.UNICODE)
@@ -55,20 +61,43 @@ def fts_query(text: str, stopwords: frozenset[str]) -> str:
     return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
 
 
+# One in-memory index per (database, user, dimension): every MemoryStore on the same connection
+# (the chat's memory, the control API) shares it, so forgetting through one is seen by all.
+_INDEXES: weakref.WeakKeyDictionary[Database, dict[tuple[str, int], MemoryIndex]] = (
+    weakref.WeakKeyDictionary()
+)
+_INDEXES_LOCK = threading.Lock()
+
+
+def _entry(row: dict[str, Any]) -> Entry:
+    day = row["event_date"] or str(row["occurred_at"])[:10]
+    return Entry(
+        int(row["id"]), row["kind"], row["text"], row["session_id"], date.fromisoformat(day)
+    )
+
+
 class MemoryStore:
     def __init__(self, db: Database, user_id: str, embedder: Embedder) -> None:
         self.db = db
         self.user_id = user_id
         self.embedder = embedder
-        self.vectors = VectorIndex(embedder.dim, self._load_vectors)
+        with _INDEXES_LOCK:
+            shared = _INDEXES.setdefault(db, {})
+            key = (user_id, embedder.dim)
+            if key not in shared:
+                shared[key] = MemoryIndex(embedder.dim, self._load_index)
+            self.index = shared[key]
 
-    def _load_vectors(self) -> Iterable[tuple[int, bytes]]:
+    def _load_index(self) -> Iterator[tuple[Entry, Vectors]]:
         rows = self.db.query(
-            "SELECT id, embedding FROM memories WHERE user_id = ? AND embedding IS NOT NULL"
-            " AND superseded_by IS NULL",
+            "SELECT id, kind, text, session_id, occurred_at, event_date, embedding FROM memories"
+            " WHERE user_id = ? AND superseded_by IS NULL ORDER BY id",
             (self.user_id,),
         )
-        return ((int(r["id"]), bytes(r["embedding"])) for r in rows)
+        zero = np.zeros(self.embedder.dim, dtype=np.float32)
+        for r in rows:
+            vector = from_blob(bytes(r["embedding"])) if r["embedding"] is not None else zero
+            yield _entry(r), vector if vector.shape == zero.shape else zero
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -81,7 +110,7 @@ class MemoryStore:
         if vectors is None:
             vectors = self.embedder.embed([m.text for m in items])
         ids: list[int] = []
-        added: list[tuple[int, npt.NDArray[np.float32]]] = []
+        added: list[tuple[Entry, npt.NDArray[np.float32]]] = []
         superseded: list[int] = []
         now = utcnow()
         with self.db.transaction():
@@ -122,10 +151,12 @@ class MemoryStore:
                     )
                 superseded.extend(old)
                 ids.append(memory_id)
-                added.append((memory_id, vector))
-        self.vectors.remove(superseded)
-        for memory_id, vector in added:
-            self.vectors.add(memory_id, vector)
+                day = item.event_date or item.occurred_at.date()
+                entry = Entry(memory_id, item.kind, item.text, item.session_id, day)
+                added.append((entry, vector))
+        self.index.remove(superseded)
+        if added:
+            self.index.add([e for e, _ in added], np.stack([v for _, v in added]))
         return ids
 
     def _link(self, memory_id: int, sources: Iterable[int]) -> None:
@@ -320,7 +351,7 @@ class MemoryStore:
                     [self.user_id, *chunk],
                 )
         # Facts whose correction was forgotten are current again: reload the index.
-        self.vectors = VectorIndex(self.embedder.dim, self._load_vectors)
+        self.index.invalidate()
         return len(gone)
 
     def erase_all(self) -> None:
@@ -330,7 +361,7 @@ class MemoryStore:
             self.db.execute("DELETE FROM memory_sources")
             self.db.execute("DELETE FROM memories WHERE user_id = ?", (self.user_id,))
             self.db.execute("DELETE FROM messages WHERE user_id = ?", (self.user_id,))
-        self.vectors = VectorIndex(self.embedder.dim, self._load_vectors)
+        self.index.invalidate()
 
     def purge(self) -> None:
         """Leave no trace of deleted rows on disk: merge the full-text index (its segments

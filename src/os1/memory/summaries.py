@@ -12,8 +12,8 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+from os1.memory.lexical import STOPWORDS
 from os1.memory.records import MemoryRecord, NewMemory
-from os1.memory.retrieval import STOPWORDS
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]{3,}")
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")

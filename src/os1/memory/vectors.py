@@ -1,22 +1,30 @@
-"""The dense-vector index: one user's embeddings as an in-memory numpy matrix.
+"""The dense-vector index: one user's embeddings as an in-memory numpy matrix, row = slot.
 
 This Python's sqlite3 cannot load extensions (no sqlite-vec), so vectors live durably as float16
-BLOBs in `memories.embedding` and are searched exactly (brute force) in a float32 matrix loaded
-lazily on the first search and kept in sync by `add`/`remove` (the memory store calls both).
-At 384 dimensions 100,000 memories take 150 MB and one search is a single matrix-vector product
-(a few ms; see bench/memory_scale.py). The index holds only one user's rows: it is built from
-that user's database file and lives in that user's memory object.
+BLOBs in `memories.embedding` and are searched here, in a float32 matrix whose rows are the
+slots of the user's `MemoryIndex` (which loads and appends them). Up to `COARSE_FROM` rows a
+query is one exact matrix-vector product. Beyond it, reading the whole matrix costs more than
+the latency budget (100,000 × 384 float32 = 154 MB, ~15 ms on a busy core), so the index keeps
+a second, narrower matrix: every row projected onto the `COARSE_DIM` principal directions of a
+sample of the user's own vectors (4× less to read). Scores from it are approximate; the caller
+rescores its best candidates exactly with `exact`. The mean row is kept too, so the mean score
+(used to normalise) is one dot product.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from os1.memory.embedder import Vectors
+
+Scores = npt.NDArray[np.float32]
+COARSE_FROM = 16_384
+COARSE_DIM = 96
+_SAMPLE = 4096
 
 
 def to_blob(vector: npt.NDArray[np.float32]) -> bytes:
@@ -28,73 +36,85 @@ def from_blob(blob: bytes) -> npt.NDArray[np.float32]:
 
 
 class VectorIndex:
-    def __init__(self, dim: int, load: Callable[[], Iterable[tuple[int, bytes]]]) -> None:
+    def __init__(self, dim: int) -> None:
         self.dim = dim
-        self._load = load
-        self._matrix: Vectors = np.zeros((0, dim), dtype=np.float32)
-        self._ids: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self._matrix: Vectors = np.zeros((1024, dim), dtype=np.float32)
         self._size = 0
-        self._loaded = False
-        self._lock = threading.RLock()  # observe may run on the extraction thread
-
-    def _ensure(self) -> None:
-        if self._loaded:
-            return
-        ids: list[int] = []
-        rows: list[npt.NDArray[np.float32]] = []
-        for memory_id, blob in self._load():
-            vector = from_blob(blob)
-            if vector.shape[0] == self.dim:
-                ids.append(memory_id)
-                rows.append(vector)
-        capacity = max(1024, len(rows) * 2)
-        self._matrix = np.zeros((capacity, self.dim), dtype=np.float32)
-        self._ids = np.full(capacity, -1, dtype=np.int64)
-        if rows:
-            self._matrix[: len(rows)] = np.stack(rows)
-            self._ids[: len(rows)] = ids
-        self._size = len(rows)
-        self._loaded = True
+        self._sum = np.zeros(dim, dtype=np.float64)
+        self._basis: Vectors | None = None  # dim × COARSE_DIM, once the index is large
+        self._coarse: Vectors = np.zeros((0, COARSE_DIM), dtype=np.float32)
+        self._lock = threading.RLock()
 
     def __len__(self) -> int:
-        self._ensure()
-        return int((self._ids[: self._size] >= 0).sum())
+        return self._size
 
-    def add(self, memory_id: int, vector: npt.NDArray[np.float32]) -> None:
+    @property
+    def approximate(self) -> bool:
+        """True when `scores` come from the narrow projection (rescore with `exact`)."""
+        return self._basis is not None
+
+    def extend(self, vectors: Vectors) -> None:
+        """Append rows (float16-rounded, so memory equals what a reload gives)."""
+        if len(vectors) == 0:
+            return
+        rows = vectors.astype("<f2").astype(np.float32)
         with self._lock:
-            if not self._loaded:
-                return  # the next search loads it from the database, where it already is
-            if self._size == self._matrix.shape[0]:
-                grown = np.zeros((self._size * 2, self.dim), dtype=np.float32)
-                grown[: self._size] = self._matrix
-                ids = np.full(self._size * 2, -1, dtype=np.int64)
-                ids[: self._size] = self._ids
-                self._matrix, self._ids = grown, ids
-            # Round-trip through float16 so the in-memory row equals what a reload would give.
-            self._matrix[self._size] = from_blob(to_blob(vector))
-            self._ids[self._size] = memory_id
-            self._size += 1
+            start, end = self._size, self._size + len(rows)
+            if end > self._matrix.shape[0]:
+                capacity = max(end, 2 * self._matrix.shape[0])
+                self._matrix = _grown(self._matrix, start, capacity)
+                if self._basis is not None:
+                    self._coarse = _grown(self._coarse, start, capacity)
+            self._matrix[start:end] = rows
+            self._sum += rows.sum(axis=0, dtype=np.float64)
+            self._size = end
+            if self._basis is not None:
+                self._coarse[start:end] = rows @ self._basis
+            elif end >= COARSE_FROM and self.dim > COARSE_DIM:
+                self._fit()
 
-    def remove(self, memory_ids: Iterable[int]) -> None:
+    def clear(self, slots: Sequence[int]) -> None:
+        """Zero the rows of removed memories (a zero row scores 0 against every query)."""
+        if not slots:
+            return
         with self._lock:
-            if not self._loaded:
-                return
-            gone = np.isin(self._ids[: self._size], np.fromiter(memory_ids, dtype=np.int64))
-            self._matrix[: self._size][gone] = 0.0
-            self._ids[: self._size][gone] = -1
+            index = np.asarray(slots, dtype=np.int64)
+            self._sum -= self._matrix[index].sum(axis=0, dtype=np.float64)
+            self._matrix[index] = 0.0
+            if self._basis is not None:
+                self._coarse[index] = 0.0
 
-    def search(self, query: npt.NDArray[np.float32], k: int) -> list[tuple[int, float]]:
-        """The k nearest memory ids by cosine similarity, best first."""
+    def scores(self, query: npt.NDArray[np.float32]) -> Scores:
+        """Cosine score of every slot (approximate when `approximate`)."""
         with self._lock:
-            self._ensure()
-            if self._size == 0 or k <= 0:
-                return []
-            scores = self._matrix[: self._size] @ query.astype(np.float32)
-            scores[self._ids[: self._size] < 0] = -np.inf
-            k = min(k, self._size)
-            top = np.argpartition(-scores, k - 1)[:k]
-            top = top[np.argsort(-scores[top])]
-            return [(int(self._ids[i]), float(scores[i])) for i in top if self._ids[i] >= 0]
+            q = query.astype(np.float32)
+            if self._basis is not None:
+                return self._coarse[: self._size] @ (q @ self._basis)
+            return self._matrix[: self._size] @ q
+
+    def exact(self, query: npt.NDArray[np.float32], slots: npt.NDArray[np.int64]) -> Scores:
+        with self._lock:
+            return self._matrix[slots] @ query.astype(np.float32)
+
+    def mean_score(self, query: npt.NDArray[np.float32]) -> float:
+        if self._size == 0:
+            return 0.0
+        return float(self._sum @ query.astype(np.float64)) / self._size
+
+    def _fit(self) -> None:
+        """Principal directions of a sample of rows; project every row onto them."""
+        rng = np.random.default_rng(0)
+        pick = rng.choice(self._size, size=min(_SAMPLE, self._size), replace=False)
+        _, _, vt = np.linalg.svd(self._matrix[pick], full_matrices=False)
+        self._basis = np.ascontiguousarray(vt[:COARSE_DIM].T, dtype=np.float32)
+        self._coarse = np.zeros((self._matrix.shape[0], COARSE_DIM), dtype=np.float32)
+        self._coarse[: self._size] = self._matrix[: self._size] @ self._basis
 
 
-__all__ = ["VectorIndex", "from_blob", "to_blob"]
+def _grown(matrix: Vectors, used: int, capacity: int) -> Vectors:
+    grown = np.zeros((capacity, matrix.shape[1]), dtype=np.float32)
+    grown[:used] = matrix[:used]
+    return grown
+
+
+__all__ = ["COARSE_DIM", "COARSE_FROM", "Scores", "VectorIndex", "from_blob", "to_blob"]

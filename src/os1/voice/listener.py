@@ -2,8 +2,9 @@
 
     push(frame, reference_rms) -> [Onset | Endpoint]
 
-`Onset` fires once speech has lasted `min_speech_ms` (a cough or a click shorter than that
-never starts anything: it is also what makes barge-in ignore short noises). `Endpoint` fires
+`Onset` fires once speech has lasted `min_speech_ms` (150 ms: a click never starts anything),
+or `min_barge_in_ms` (250 ms) while the OS is talking, so coughs and short noises do not
+interrupt it. `Endpoint` fires
 `hangover_ms` after the last voiced frame (or at `max_utterance_s`) and carries the utterance
 with `preroll_ms` of audio before the onset, so the recogniser hears the first consonant.
 
@@ -32,7 +33,8 @@ FRAME_MS = FRAME * 1000 / STT_RATE
 class ListenSettings:
     threshold: float = 0.5  # speech probability to start
     keep_threshold: float = 0.35  # and to keep going (hysteresis)
-    min_speech_ms: float = 250.0  # shorter sounds (coughs, clicks) never start a turn
+    min_speech_ms: float = 150.0  # shorter sounds (clicks) never start a turn
+    min_barge_in_ms: float = 250.0  # while the OS talks, coughs and short noises are ignored
     hangover_ms: float = 280.0  # silence that ends an utterance
     preroll_ms: float = 300.0
     max_utterance_s: float = 60.0
@@ -69,6 +71,7 @@ class Listener:
         self.echo_gain = s.initial_echo_gain
         self._preroll: deque[Samples] = deque(maxlen=max(1, round(s.preroll_ms / FRAME_MS)))
         self._min_frames = max(1, round(s.min_speech_ms / FRAME_MS))
+        self._barge_frames = max(1, round(s.min_barge_in_ms / FRAME_MS))
         self._hang_frames = max(1, round(s.hangover_ms / FRAME_MS))
         self._max_frames = round(s.max_utterance_s * 1000 / FRAME_MS)
         self.position = 0  # input samples consumed
@@ -95,7 +98,11 @@ class Listener:
                 return False
         return level >= self.settings.min_rms and prob >= threshold
 
-    def push(self, frame: Samples, reference_rms: float = 0.0) -> list[Onset | Endpoint]:
+    def push(
+        self, frame: Samples, reference_rms: float = 0.0, *, busy: bool = False
+    ) -> list[Onset | Endpoint]:
+        """One frame in. `busy`: the OS is replying, so only `min_barge_in_ms` of speech
+        (not `min_speech_ms`) starts an utterance."""
         voiced = self.is_voice(frame, reference_rms)
         start_of_frame = self.position
         self.position += len(frame)
@@ -120,7 +127,7 @@ class Listener:
             if self._gap > 2:  # a short sound, then quiet: it was not speech
                 self._preroll.extend(self._frames)  # (the deque keeps only the newest)
                 self._reset_utterance()
-            elif self._voiced >= self._min_frames:
+            elif self._voiced >= (self._barge_frames if busy else self._min_frames):
                 self.speaking = True
                 events.append(Onset(self._start, self.position))
             return events

@@ -138,7 +138,8 @@ class VoiceSession:
         self._pending = np.concatenate([self._pending, audio.at(STT_RATE).samples])
         while len(self._pending) >= FRAME:
             frame, self._pending = self._pending[:FRAME], self._pending[FRAME:]
-            for event in self.listener.push(frame, self._reference_rms(self.now)):
+            reference = self._reference_rms(self.now)
+            for event in self.listener.push(frame, reference, busy=self.busy):
                 self._on_listen(event)
             self._announce_ends()
 

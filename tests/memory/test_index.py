@@ -1,0 +1,116 @@
+"""Unit tests of the in-memory index: tokens, BM25 postings, neighbours, vectors at scale."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from os1.context import TurnContext
+from os1.memory import LongTermMemory, NewMemory
+from os1.memory import vectors as vectors_module
+from os1.memory.fakes import HashEmbedder
+from os1.memory.index import Entry, MemoryIndex
+from os1.memory.lexical import tokens
+from os1.memory.vectors import VectorIndex
+
+DAY = date(2026, 5, 1)
+
+
+def test_tokens_are_stemmed_content_words() -> None:
+    assert tokens("What did she paint? She painted two sunsets!") == [
+        "paint",
+        "paint",
+        "two",
+        "sunset",
+    ]
+
+
+def make_index(texts: list[tuple[str, int | None]]) -> MemoryIndex:
+    embedder = HashEmbedder()
+    entries = [Entry(i + 1, "turn", text, session, DAY) for i, (text, session) in enumerate(texts)]
+    vectors = embedder.embed([e.text for e in entries])
+
+    def load() -> Iterator[tuple[Entry, np.ndarray]]:  # type: ignore[type-arg]
+        return zip(entries, vectors, strict=True)
+
+    return MemoryIndex(embedder.dim, load)
+
+
+def test_bm25_ranks_by_rare_words_and_forgets_removed_rows() -> None:
+    index = make_index(
+        [
+            ("Anna went to the pottery class", 1),
+            ("Anna went to the market", 1),
+            ("Ben painted the kitchen", 2),
+        ]
+    )
+    scores = index.bm25("who went to pottery classes?")
+    assert int(scores.argmax()) == 0 and scores[2] == 0.0
+    assert scores[0] > scores[1] > 0.0
+    index.remove([1])
+    assert index.bm25("pottery")[0] == 0.0 and len(index) == 2
+    index.invalidate()  # reloads from the loader: the database is the truth
+    assert len(index) == 3
+
+
+def test_neighbours_stay_inside_a_session() -> None:
+    index = make_index([("a one", 1), ("b two", 1), ("c three", 2), ("d four", 1)])
+    prev, nxt = index.neighbours
+    assert prev.tolist() == [-1, 0, -1, 1]
+    assert nxt.tolist() == [1, 3, -1, -1]
+
+
+def test_large_vector_index_is_approximate_then_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(vectors_module, "COARSE_FROM", 500)
+    rng = np.random.default_rng(1)
+    rows = rng.normal(size=(2000, 384)).astype(np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    index = VectorIndex(384)
+    index.extend(rows[:300])
+    assert not index.approximate
+    index.extend(rows[300:])
+    assert index.approximate and len(index) == 2000
+    query = rows[1234] + 0.05 * rows[7]
+    assert int(index.scores(query).argmax()) == 1234
+    exact = index.exact(query, np.array([1234, 7]))
+    expected = rows[[1234, 7]].astype(np.float16).astype(np.float32) @ query
+    assert np.allclose(exact, expected, atol=1e-5)
+    index.clear([1234])
+    assert index.scores(query)[1234] == 0.0
+
+
+async def test_an_answer_is_found_through_the_question_before_it(
+    ctx: TurnContext, memory: LongTermMemory
+) -> None:
+    start = datetime(2026, 3, 2, 18, tzinfo=UTC)
+    lines = [
+        ("Jo", "Did you ever make it to Lisbon in the end?"),
+        ("Alice", "Yes! Last spring, and we ate custard tarts every single day."),
+        ("Jo", "My cat knocked over a plant this morning."),
+        ("Alice", "Cats will be cats. Was it the big fern?"),
+        ("Jo", "No, the little cactus, luckily it survived."),
+    ]
+    sid = ctx.store.start_session(started_at=start.isoformat())
+    for i, (speaker, text) in enumerate(lines):
+        when = (start + timedelta(minutes=i)).isoformat()
+        m = ctx.store.add_message(sid, "user", text, meta={"speaker": speaker}, created_at=when)
+        await memory.observe([m])
+    hits = memory.recall("Lisbon trip", start + timedelta(days=1), k=2)
+    assert [h.memory.text for h in hits] == [
+        "Jo: Did you ever make it to Lisbon in the end?",
+        "Alice: Yes! Last spring, and we ate custard tarts every single day.",
+    ]
+    assert memory.recall("Lisbon trip", k=2, neighbours=False)[1].memory.session_id == sid
+
+
+async def test_index_follows_inserts_after_it_is_loaded(memory: LongTermMemory) -> None:
+    now = datetime(2026, 1, 5, tzinfo=UTC)
+    item = NewMemory("fact", "Alice keeps bees on the roof.", (), now, "rule")
+    memory.memories.add([item])
+    assert memory.recall("bees", now, k=1)[0].memory.text == item.text  # loads the index
+    later = NewMemory("fact", "Alice sold the honey at the market.", (), now, "rule")
+    memory.memories.add([later])
+    assert memory.recall("honey market", now, k=1)[0].memory.text == later.text
