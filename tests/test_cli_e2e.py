@@ -31,7 +31,13 @@ def os1(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*OS1, *args], env=env, capture_output=True, text=True, timeout=120)
 
 
+def set_reply_tokens(home: Path, tokens: int) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text(f"max_reply_tokens = {tokens}\nn_ctx = 2048\n")
+
+
 def test_first_meeting_then_two_turns_in_a_terminal(home: Path):
+    set_reply_tokens(home, 40)  # short replies keep the test quick on a busy machine
     child = spawn(home, "--user", "theo")
     child.expect("I'm an AI")
     child.expect("what should I call you")
@@ -62,6 +68,7 @@ def test_first_meeting_then_two_turns_in_a_terminal(home: Path):
     assert history[-1]["role"] == "assistant" and history[-1]["status"] == "complete"
 
     # a second run does not meet again; Ctrl-C stops a reply and the program carries on
+    set_reply_tokens(home, 300)  # a reply long enough to interrupt
     child = spawn(home, "--user", "theo")
     child.expect(f"{ident['os_name']} is here")
     child.expect_exact(PROMPT)
@@ -71,18 +78,20 @@ def test_first_meeting_then_two_turns_in_a_terminal(home: Path):
     child.kill(signal.SIGINT)
     child.expect(r"\(stopped\)")
     child.expect_exact(PROMPT)
-    child.sendline("Are you still there?")
+    child.sendline("Please go on with the story, chapter after chapter.")
+    child.expect(f"{ident['os_name']} › ")
+    child.kill(signal.SIGINT)  # the program keeps going after a second interruption too
     child.expect_exact(PROMPT)
     child.sendeof()
     child.expect(pexpect.EOF)
     history = json.loads(os1(home, "history", "--user", "theo", "--json").stdout)
     statuses = [(m["role"], m["status"]) for m in history[-4:]]
-    assert statuses == [
+    assert statuses[:3] == [
         ("user", "complete"),
         ("assistant", "interrupted"),
         ("user", "complete"),
-        ("assistant", "complete"),
     ]
+    assert statuses[3][0] == "assistant" and statuses[3][1] in ("interrupted", "complete")
 
 
 def test_bad_model_and_backend_are_one_sentence(home: Path, tmp_path: Path):

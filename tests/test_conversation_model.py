@@ -23,19 +23,20 @@ pytestmark = pytest.mark.model
 @pytest.fixture
 def tiny_ctx(config: Config) -> Iterator[TurnContext]:
     small = config.with_overrides(n_ctx=768, max_reply_tokens=48)
-    runtime = Runtime(small, backend=LlamaCppBackend(TINY, n_ctx=768, n_threads=2),
-                      memory_factory=None)
+    runtime = Runtime(
+        small, backend=LlamaCppBackend(TINY, n_ctx=768, n_threads=2), memory_factory=None
+    )
     yield make_context(runtime, "alice")
     runtime.close()
 
 
 async def test_long_conversation_in_a_small_window(tiny_ctx: TurnContext):
-    for i in range(14):
+    for i in range(10):
         text = f"Turn {i}: " + "I walked by the river and watched the herons fish. " * 4
         events = await drain(run_turn(tiny_ctx, text))
         assert not [e for e in events if isinstance(e, ErrorEvent)], events
         assert isinstance(events[-1], TurnEnded) and events[-1].status == "complete"
-    assert len(tiny_ctx.store.messages()) == 28
+    assert len(tiny_ctx.store.messages()) == 20
 
 
 async def test_message_bigger_than_the_window_is_refused_unsaved(tiny_ctx: TurnContext):
