@@ -55,7 +55,7 @@ async def run_profile(profile: str, turns: int) -> dict[str, Any]:
     from os1.backends.base import GenerationOptions
     from os1.backends.fair import FairBackend
     from os1.backends.llamacpp import REPEAT_PENALTY, LlamaCppBackend
-    from os1.config import load_config
+    from os1.config import default_home, load_config
     from os1.conversation import run_turn
     from os1.events import TextDelta
     from os1.messages import Message
@@ -63,8 +63,9 @@ async def run_profile(profile: str, turns: int) -> dict[str, Any]:
     from os1.runtime import Runtime, resolve_model_path
 
     home = Path(tempfile.mkdtemp(prefix="os1-bench-"))
+    cache = os.environ.get("OS1_MODEL_CACHE") or str(default_home() / "cache" / "models")
     config = load_config(
-        {**os.environ, "OS1_HOME": str(home)},
+        {**os.environ, "OS1_HOME": str(home), "OS1_MODEL_CACHE": cache},
         model=profile,
         temperature=0.0,
         max_reply_tokens=MAX_TOKENS,

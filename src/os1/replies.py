@@ -49,6 +49,7 @@ async def stream_reply(
     if prefix:
         yield TextDelta(prefix)
     last_flush = time.monotonic()
+    spoken = bool(prefix.strip())
     status = "interrupted"
     try:
         async with aclosing(ctx.backend.stream(messages, options)) as model_events:
@@ -56,10 +57,11 @@ async def stream_reply(
                 if not isinstance(event, TextDelta) or not event.text:
                     continue
                 text = event.text
-                if not "".join(parts).strip():
+                if not spoken:
                     text = text.lstrip()  # no leading blank lines from the model
                     if not text:
                         continue
+                    spoken = True
                 parts.append(text)
                 yield TextDelta(text)
                 if time.monotonic() - last_flush >= FLUSH_SECONDS:
