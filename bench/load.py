@@ -334,7 +334,11 @@ def run_engine(engine: str, args: argparse.Namespace) -> dict[str, Any]:
             for server in servers:
                 server.terminate()
             for server in servers:
-                server.wait(30)
+                try:
+                    server.wait(60)
+                except subprocess.TimeoutExpired:  # a slow graceful close of thousands of sockets
+                    server.kill()
+                    server.wait(10)
         sent = {f"load {cid}" for cid in json.loads((work / "sent.json").read_text())}
         stored = stored_user_messages(engine, work / "home", pg.admin_url if pg else None, db_name)
         counts: dict[str, int] = {}

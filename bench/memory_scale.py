@@ -19,8 +19,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
+
 from os1.memory import LongTermMemory, NewMemory
 from os1.memory.embedder import shared_embedder
+from os1.memory.retrieval import RESCORE
 from os1.storage.accounts import Accounts
 
 PEOPLE = [
@@ -62,6 +65,21 @@ def sentence(rng: random.Random) -> str:
         f"{rng.choice(PEOPLE)} {rng.choice(VERBS)} {rng.choice(THINGS)} in "
         f"{rng.choice(PLACES)} with {rng.choice(PEOPLE)}"
     )
+
+
+def dense_overlap(memory: LongTermMemory, queries: list[str]) -> float:
+    """Share of the exact dense top 10 that the approximate stage + exact rescoring keeps
+    (by score: the pool reuses vectors, so equal scores are interchangeable)."""
+    vectors = memory.memories.index.vectors
+    everything = np.arange(len(vectors))
+    kept = []
+    for q in queries:
+        query = memory.memories.embedder.embed([q])[0]
+        tenth = np.sort(vectors.exact(query, everything))[-10]
+        best = np.argsort(-vectors.scores(query))[:RESCORE]
+        rescored = np.sort(vectors.exact(query, best))[-10:]
+        kept.append(float((rescored >= tenth - 1e-6).mean()))
+    return round(statistics.mean(kept), 3)
 
 
 def main() -> None:
@@ -109,6 +127,8 @@ def main() -> None:
                 memory.recall(q, now, k=10)
                 times.append((time.perf_counter() - t) * 1000)
             times.sort()
+            if memory.memories.index.vectors.approximate:
+                result[f"dense_top10_overlap_{label}"] = dense_overlap(memory, queries[:20])
             result[f"retrieval_ms_p50_{label}"] = round(statistics.median(times), 2)
             result[f"retrieval_ms_p95_{label}"] = round(times[int(0.95 * (len(times) - 1))], 2)
             print(label, result[f"retrieval_ms_p50_{label}"], result[f"retrieval_ms_p95_{label}"])

@@ -9,7 +9,9 @@ up (the next question comes at once). Then barge-in: speech fed over a playing r
 = wall time from feeding the frame that confirms the speech to the BargeIn frame (playback
 stops there; a local speaker then empties its buffer within one ~20 ms block); onset->stop
 adds the 250 ms short-noise filter on top. STT/TTS real-time factors and round-trip WER are
-measured on the same utterances.
+measured on the same utterances. Each turn is also split into stages (wall time after the
+last voiced sample): endpoint (SpeechEnded), transcript, the model's first token, first audio.
+The machine's load average is recorded: other work on these 2 cores inflates every number.
 
     python bench/voice.py --json bench/results/voice.json [--profiles default fast]
 """
@@ -112,6 +114,20 @@ async def run_profile(profile: str) -> dict[str, Any]:
         Identity(os_name="Samantha", voice="joe", user_name="Sam", onboarding_step=ONBOARDED)
     )
     joe = engines.voices.tts("joe")
+    streams: list[tuple[float, float | None, int]] = []  # (start, first token, max_tokens)
+    backend: Any = ctx.backend
+    plain_stream = backend.stream
+
+    async def timed_stream(messages: Any, options: Any) -> Any:
+        start, first = time.perf_counter(), None
+        async for event in plain_stream(messages, options):
+            if first is None and type(event).__name__ == "TextDelta":
+                first = time.perf_counter()
+                streams.append((start, first, options.max_tokens))
+            yield event
+
+    backend.stream = timed_stream  # the same object: the session still sees an embedded model
+    load_before = os.getloadavg()
 
     # speech in (made by our own TTS) + STT/TTS speed and accuracy on it
     tts_time = tts_audio = stt_time = stt_audio = 0.0
@@ -134,6 +150,7 @@ async def run_profile(profile: str) -> dict[str, Any]:
 
     warm = joe.synthesize("Tell me about your day.").at(STT_RATE).samples
     latencies: list[float] = []
+    stages: dict[str, list[float]] = {"endpoint": [], "transcript": [], "first_token": []}
     for i, x in enumerate([warm, *utterances]):
         session = VoiceSession(ctx, engines)
         frames: list[tuple[float, Frame]] = []
@@ -155,6 +172,14 @@ async def run_profile(profile: str) -> dict[str, Any]:
         first = next(t for t, f in frames if isinstance(f, AudioChunk))
         if i > 0:  # the first (warm-up) turn pays the model's cold prompt
             latencies.append((first - t_last) * 1000)
+            ended = [t for t, f in frames if type(f).__name__ == "SpeechEnded"]
+            heard = [t for t, f in frames if type(f).__name__ == "Transcript"]
+            if ended and heard:
+                stages["endpoint"].append((ended[-1] - t_last) * 1000)
+                stages["transcript"].append((heard[-1] - t_last) * 1000)
+                tokens = [t for s, t, n in streams if n != 1 and t is not None and t >= heard[-1]]
+                if tokens:
+                    stages["first_token"].append((min(tokens) - t_last) * 1000)
         print(f"{profile} turn {i}: {(first - t_last) * 1000:.0f} ms", file=sys.stderr)
         await session.aclose()
         await consumer
@@ -193,6 +218,10 @@ async def run_profile(profile: str) -> dict[str, Any]:
     runtime.close()
     return {
         "profile": profile,
+        "load_avg_before": [round(v, 2) for v in load_before],
+        "load_avg_after": [round(v, 2) for v in os.getloadavg()],
+        "stage_ms_p50": {k: round(pct(v, 50)) for k, v in stages.items()},
+        "stage_ms_p95": {k: round(pct(v, 95)) for k, v in stages.items()},
         "utterances": len(latencies),
         "voice_to_voice_ms_p50": round(pct(latencies, 50)),
         "voice_to_voice_ms_p95": round(pct(latencies, 95)),
@@ -217,7 +246,11 @@ def main() -> int:
     if args.child:
         print(json.dumps(asyncio.run(run_profile(args.child))))
         return 0
-    results: dict[str, Any] = {"machine": f"{os.cpu_count()} CPU cores", "profiles": {}}
+    results: dict[str, Any] = {
+        "machine": f"{os.cpu_count()} CPU cores",
+        "load_avg_at_start": [round(v, 2) for v in os.getloadavg()],
+        "profiles": {},
+    }
     for profile in args.profiles:
         t = time.perf_counter()
         out = subprocess.run(

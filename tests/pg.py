@@ -42,6 +42,38 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+PREFIX = "os1-pg-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _reap_orphans(bindir: Path) -> None:
+    """Stop servers left behind by a test run that was killed before its teardown (each data
+    directory records the pid of the process that started it)."""
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    for root in Path(tempfile.gettempdir()).glob(PREFIX + "*"):
+        try:
+            owner = int((root / "owner.pid").read_text())
+        except (OSError, ValueError):
+            continue
+        if _alive(owner):
+            continue
+        subprocess.run(
+            [*prefix, str(bindir / "pg_ctl"), "-D", str(root / "data"), "-m", "immediate", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
 @dataclass(frozen=True)
 class DatabaseUrls:
     name: str
@@ -64,7 +96,9 @@ class PostgresServer:
     def start(cls, *, max_connections: int = 200, durable: bool = False) -> PostgresServer:
         """Tests run without fsync (fast); `durable=True` keeps PostgreSQL's defaults."""
         bindir = _bindir()
-        root = Path(tempfile.mkdtemp(prefix="os1-pg-"))
+        _reap_orphans(bindir)
+        root = Path(tempfile.mkdtemp(prefix=PREFIX))
+        (root / "owner.pid").write_text(str(os.getpid()))
         server = cls(root, _free_port(), secrets.token_hex(12))
         pwfile = root / "pw"
         pwfile.write_text(server.password)

@@ -26,14 +26,29 @@ from os1.prompting import build_prompt, check_fits, system_prompt
 from os1.replies import stream_reply
 
 
-async def prewarm(ctx: TurnContext) -> None:
+async def prewarm(ctx: TurnContext, text: str | None = None) -> None:
     """Evaluate the persona prompt ahead of the first turn (e.g. while the user types), so the
-    backend's prompt cache already holds it; the first reply then starts as fast as later ones."""
+    backend's prompt cache already holds it; the first reply then starts as fast as later ones.
+    With `text` (what the user is probably saying; voice guesses it during a pause), evaluate
+    the prompt run_turn would send for it, history included ('' = the history only). Nothing
+    is stored."""
     identity = ctx.store.get_identity()
     if not identity.onboarded:
         return
-    messages = [Message("system", system_prompt(identity, ctx.user_name)), Message("user", "")]
-    with contextlib.suppress(UserError):  # the first real turn will report it
+    system = system_prompt(identity, ctx.user_name)
+    messages = [Message("system", system), Message("user", "")]
+    with contextlib.suppress(UserError):  # the real turn will report it
+        if text is not None:
+            messages = build_prompt(
+                system=system,
+                history=ctx.store.messages(limit=400),
+                user_text=clean_user_text(text, ctx.config.max_input_chars) if text else "",
+                notes="",
+                user_name=identity.user_name or ctx.user_name,
+                context_window=ctx.backend.context_window,
+                reply_tokens=ctx.config.max_reply_tokens,
+                count=ctx.backend.count_tokens,
+            ).messages
         await collect_text(ctx.backend, messages, GenerationOptions(max_tokens=1))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from os1.context import TurnContext
-from os1.memory import LongTermMemory, NewMemory
+from os1.memory import LongTermMemory, MemoryControl, NewMemory
 from os1.memory import vectors as vectors_module
 from os1.memory.fakes import HashEmbedder
 from os1.memory.index import Entry, MemoryIndex
@@ -114,3 +115,34 @@ async def test_index_follows_inserts_after_it_is_loaded(memory: LongTermMemory) 
     later = NewMemory("fact", "Alice sold the honey at the market.", (), now, "rule")
     memory.memories.add([later])
     assert memory.recall("honey market", now, k=1)[0].memory.text == later.text
+
+
+async def test_forgetting_through_the_control_api_empties_the_chat_index(
+    ctx: TurnContext, memory: LongTermMemory
+) -> None:
+    now = datetime(2026, 1, 5, tzinfo=UTC)
+    (kept, gone) = memory.memories.add(
+        [
+            NewMemory("fact", "Alice likes tea.", (), now, "rule"),
+            NewMemory("fact", "Alice's code word is plumtree.", (), now, "rule"),
+        ]
+    )
+    assert memory.recall("plumtree", now, k=1)[0].memory.id == gone  # the index is loaded
+    control = MemoryControl(ctx.store, HashEmbedder())
+    assert control.memories.index is memory.memories.index  # one index per user and database
+    control.forget(gone)
+    assert len(memory.memories.index) == 1
+    assert [h.memory.id for h in memory.recall("plumtree code word", now, k=5)] == [kept]
+    assert memory.memories.index.bm25("plumtree").max() == 0.0
+
+
+def test_large_memories_are_loaded_in_the_background(memory: LongTermMemory) -> None:
+    now = datetime(2026, 1, 5, tzinfo=UTC)
+    memory.memories.add([NewMemory("fact", "Alice rows on Sundays.", (), now, "rule")])
+    memory.warm_in_background(min_memories=2)
+    assert not memory.memories.index.loaded  # too few: the first search will load it
+    memory.warm_in_background(min_memories=1)
+    for thread in threading.enumerate():
+        if thread.name == "os1-memory-warm":
+            thread.join(timeout=10)
+    assert memory.memories.index.loaded and len(memory.memories.index) == 1

@@ -235,6 +235,29 @@ def probe_conversation(w: World) -> None:
         w.received.extend(m.content for m in call.messages)  # what B's turns showed the model
 
 
+def probe_voice_socket(w: World) -> None:
+    from os1.server.app import api_of
+    from os1.voice.testing import ScriptedStt
+    from tests.server.test_voice_socket import receive, speak, use_fakes, utterance
+
+    backend = w.server.runtime.backend()
+    assert isinstance(backend, ScriptedBackend)
+    calls_before = len(backend.calls)
+    use_fakes(api_of(w.b.app), ScriptedStt(["what is ann's secret?"] * 2))
+    for client, headers in ((w.b, {}), (w.b_api, w.b_bearer)):
+        with client.websocket_connect("/api/voice", headers=headers) as ws:
+            ws.send_json({"type": "start"})
+            speak(ws, utterance(0.6))
+            ws.send_json({"type": "end"})
+            frames = []
+            while (f := receive(ws)) != {"type": "closed", "code": 1000}:
+                frames.append(f.decode("latin-1") if isinstance(f, bytes) else json.dumps(f))
+            assert any("what is ann's secret?" in f and "transcript" in f for f in frames)
+            w.received.extend(frames)
+    for call in backend.calls[calls_before:]:
+        w.received.extend(m.content for m in call.messages)
+
+
 def probe_memory_list(w: World) -> None:
     for r in w.both("GET", "/api/memory"):
         assert r.json() == []
@@ -274,6 +297,7 @@ PROBES: dict[str, Callable[[World], None]] = {
     "POST /api/password": probe_password,
     "POST /api/account/erase": probe_erase,
     "WS /api/conversation": probe_conversation,
+    "WS /api/voice": probe_voice_socket,
     "GET /api/memory": probe_memory_list,
     "GET /api/memory/search": probe_memory_search,
     "GET /api/memory/export": probe_memory_export,
@@ -306,7 +330,7 @@ def test_every_route_has_a_probe(api: FastAPI) -> None:
     routes = app_routes(api)
     missing = routes - set(PROBES)
     assert not missing, f"routes without an isolation probe: {sorted(missing)}"
-    optional = {k for k in PROBES if "/api/memory" in k}
+    optional = {k for k in PROBES if "/api/memory" in k or k == "WS /api/voice"}
     assert set(PROBES) - routes <= optional, "probes for routes that no longer exist"
 
 

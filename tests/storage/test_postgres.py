@@ -199,3 +199,30 @@ def test_the_database_urls_come_from_the_environment_and_stay_secret(tmp_path):
     assert config.database_owner_url == env["OS1_DATABASE_OWNER_URL"]
     assert "s3cret" not in repr(config)
     assert load_config({"OS1_HOME": str(tmp_path)}).database_url is None
+
+
+def test_values_are_data_not_sql_and_a_failed_statement_rolls_back(pg_urls: DatabaseUrls):
+    pool = PostgresPool(pg_urls.app_url, owner_url=pg_urls.owner_url, min_size=1, max_size=1)
+    try:
+        db = PostgresDatabase(pool, "alice-id")
+        s = db.execute(
+            "INSERT INTO sessions (user_id, started_at) VALUES (?, ?)", ("alice-id", "t")
+        )
+        nasty = "x'); DROP TABLE messages; -- ? %s %% \\ \u00e9\U0001f600"
+        m = db.execute(
+            "INSERT INTO messages (user_id, session_id, role, content, created_at)"
+            " VALUES (?, ?, 'user', ?, 't')",
+            ("alice-id", s, nasty),
+        )
+        assert db.query("SELECT content FROM messages WHERE id = ?", (m,)) == [{"content": nasty}]
+        with pytest.raises(psycopg.errors.CheckViolation):
+            db.execute(
+                "INSERT INTO messages (user_id, session_id, role, content, created_at)"
+                " VALUES (?, ?, 'bogus', 'x', 't')",
+                ("alice-id", s),
+            )
+        # The one pooled connection is clean again: usable, and set for nobody.
+        assert len(db.query("SELECT * FROM messages")) == 1
+        assert PostgresDatabase(pool).query("SELECT * FROM messages") == []
+    finally:
+        pool.close()

@@ -175,3 +175,51 @@ async def test_silence_and_noise_get_a_gentle_didnt_catch_that(
     assert Notice(DIDNT_CATCH) in frames
     assert any(isinstance(f, AudioChunk) for f in frames)
     assert all(m.role != "user" for m in ctx.store.messages())  # nothing to store
+
+
+async def test_a_question_ends_at_the_guess_before_the_hangover(
+    ctx: TurnContext, backend: ScriptedBackend
+):
+    backend.script = ["Very well, thank you."]
+    stt = ScriptedStt(["How are you?"])  # heard once, during the pause
+    session = VoiceSession(ctx, engines(stt))
+    frames: list[Frame] = []
+    consumer = asyncio.create_task(collect(session, frames))
+    await play(session, tone(1.0))
+    await play(session, silence(0.16))  # 128 ms in: the guess starts
+    async with asyncio.timeout(5):
+        while not any(isinstance(f, SpeechEnded) for f in frames):
+            await asyncio.sleep(0.005)
+    assert session.now < STT_RATE * (1.0 + 0.28)  # the 280 ms hangover has not passed
+    await play(session, silence(0.5))
+    await session.finish()
+    await consumer
+    stt.assert_done()
+    assert [m.content for m in ctx.store.messages()] == ["How are you?", "Very well, thank you."]
+
+
+async def test_a_pause_after_a_phrase_waits_and_keeps_the_first_part(
+    ctx: TurnContext, backend: ScriptedBackend
+):
+    backend.script = ["Oh, I hear you."]
+    stt = ScriptedStt(["I feel a little tired today.", "To be honest."])
+    session = VoiceSession(ctx, engines(stt))
+    frames: list[Frame] = []
+    consumer = asyncio.create_task(collect(session, frames))
+    await play(session, tone(1.0))
+    await play(session, silence(0.16))
+    await asyncio.sleep(0.05)  # the guess is back: a full stop may be a comma pause, so wait
+    await play(session, silence(0.2))  # 360 ms in all: past the plain 280 ms hangover
+    assert not any(isinstance(f, SpeechEnded) for f in frames)
+    await play(session, tone(0.5))  # the person goes on
+    await play(session, silence(0.16))
+    await asyncio.sleep(0.05)
+    await play(session, silence(0.5))
+    await session.finish()
+    await consumer
+    stt.assert_done()
+    # the second guess heard only the part after the pause, not the whole question again
+    assert stt.heard[1].seconds < 0.5 + 0.2 + 0.2
+    users = [m.content for m in ctx.store.messages() if m.role == "user"]
+    assert users == ["I feel a little tired today, to be honest."]
+    assert sum(isinstance(f, SpeechEnded) for f in frames) == 1

@@ -41,3 +41,23 @@ def test_prosody_of_a_tone_and_of_silence() -> None:
     assert p.speaking_rate is not None and 2.5 < p.speaking_rate < 3.5
     quiet = measure(silence(1.0), "")
     assert quiet.pitch_hz is None and quiet.speaking_rate is None
+
+
+def test_what_a_guess_sounds_like_and_how_parts_join() -> None:
+    from os1.voice.session import join_heard, sounds_finished
+    from os1.voice.whisper import without_echoes
+
+    assert sounds_finished("How are you?") is True
+    assert sounds_finished("Good morning!") is True
+    assert sounds_finished("I went to the shop and") is False
+    assert sounds_finished("Tell me, um.") is False
+    assert sounds_finished("I feel tired today.") is False  # a comma pause reads like this
+    assert sounds_finished("hello there") is None
+    assert join_heard("Tell me.", "What makes a friendship last?") == (
+        "Tell me, what makes a friendship last?"
+    )
+    assert join_heard("Well.", "I think so.") == "Well, I think so."
+    assert join_heard("", "Hi.") == "Hi."
+    assert without_echoes("Can you help me? Can you") == "Can you help me?"
+    assert without_echoes("Good morning. Good morning. Good") == "Good morning."
+    assert without_echoes("Hi. How are you?") == "Hi. How are you?"

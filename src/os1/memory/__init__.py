@@ -26,11 +26,15 @@ from os1.memory.memory import LongTermMemory, ModelExtraction
 from os1.memory.records import Hit, MemoryRecord, NewMemory
 from os1.storage.user_store import UserStore
 
+WARM_FROM = 5_000  # memories; below this the first search loads the index in < 0.2 s
+
 
 def open_memory(store: UserStore, backend: Backend, config: Config) -> LongTermMemory:
     """One user's long-term memory, extracting with `backend` in the background."""
     del config  # nothing configurable yet; the signature is the runtime's MemoryFactory
-    return LongTermMemory(store, LazyMiniLM(), backend, model_extraction="deferred")
+    memory = LongTermMemory(store, LazyMiniLM(), backend, model_extraction="deferred")
+    memory.warm_in_background(min_memories=WARM_FROM)
+    return memory
 
 
 __all__ = [

@@ -6,6 +6,7 @@ after inserting and `remove` after superseding; forgetting and erasing drop it, 
 search reloads it from what is left). Each memory gets a slot; per slot it keeps:
 
     ids, kind, session, day        the few columns ranking needs (no SQL per query)
+    speaker                        who said a turn (its "Name: " prefix), by first name
     prev, next                     the neighbouring turns in the same session (-1 if none)
     postings                       term → (slots, term counts): BM25 without scanning rows
     vectors                        the embedding matrix (os1.memory.vectors), row = slot
@@ -18,6 +19,7 @@ the next reload): a slight, bounded approximation that does not change rankings 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from array import array
 from collections import Counter
@@ -89,6 +91,8 @@ class MemoryIndex:
         self._length = _Column(np.float32)
         self._prev = _Column(np.int64, -1)
         self._next = _Column(np.int64, -1)
+        self._speaker = _Column(np.int64, -1)
+        self._speakers: dict[str, int] = {}  # a speaker's first name (stemmed) → its number
         self._slot_of: dict[int, int] = {}
         self._last_turn: dict[int, int] = {}  # session → slot of its latest turn
         self._postings: dict[str, tuple[array[int], array[int]]] = {}
@@ -102,14 +106,28 @@ class MemoryIndex:
         with self._lock:
             if self._loaded:
                 return
-            batch: list[tuple[Entry, Vectors]] = []
-            for item in self._load():
-                batch.append(item)
-                if len(batch) == 2048:
-                    self._append(batch)
-                    batch = []
-            self._append(batch)
+            try:
+                batch: list[tuple[Entry, Vectors]] = []
+                for item in self._load():
+                    batch.append(item)
+                    if len(batch) == 2048:
+                        self._append(batch)
+                        batch = []
+                self._append(batch)
+            except BaseException:
+                self._reset()  # never half-loaded: the next search starts over
+                raise
             self._loaded = True
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
+
+    def warm(self) -> None:
+        """Load now (from a background thread at startup), so the first search need not.
+        A failure here is not an error: the first search loads (and reports) it again."""
+        with contextlib.suppress(Exception):
+            self._ensure()
 
     def invalidate(self) -> None:
         """Forget everything held; the next search reloads from the database."""
@@ -146,6 +164,7 @@ class MemoryIndex:
             self._total_length += len(words)
             self._prev.append(-1)
             self._next.append(-1)
+            self._speaker.append(self._speaker_of(entry))
             self._slot_of[entry.id] = slot
             if entry.kind == "turn" and entry.session_id is not None:
                 before = self._last_turn.get(entry.session_id)
@@ -160,6 +179,11 @@ class MemoryIndex:
                 posting[0].append(slot)
                 posting[1].append(count)
         self.vectors.extend(np.stack([v for _, v in items]))
+
+    def _speaker_of(self, entry: Entry) -> int:
+        speaker, said, _ = entry.text.partition(": ")
+        name = tokens(speaker)[:1] if said and entry.kind == "turn" else []
+        return self._speakers.setdefault(name[0], len(self._speakers)) if name else -1
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -187,6 +211,13 @@ class MemoryIndex:
                 scores[slots] += idf(n, len(slots)) * tf * (K1 + 1.0) / (tf + norm)
             scores[~self._alive.view.astype(bool, copy=False)] = 0.0
             return scores
+
+    def spoken_by_named(self, query: str) -> npt.NDArray[np.bool_]:
+        """Which slots are turns spoken by someone the query names ("what did Anna say")."""
+        self._ensure()
+        with self._lock:
+            named = [self._speakers[t] for t in set(tokens(query)) if t in self._speakers]
+            return np.isin(self._speaker.view, named)
 
     def dense(self, query: Vectors) -> Scores:
         self._ensure()

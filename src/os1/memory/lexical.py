@@ -39,7 +39,11 @@ def stem(word: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """The stemmed content words of `text`, in order (repeats kept: they are term frequency)."""
-    return [stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+    return [
+        stem(w) if w.isalpha() else w  # numbers and codes are not stemmed (nor cached)
+        for w in _WORD.findall(text.lower())
+        if w not in STOPWORDS
+    ]
 
 
 def idf(docs: int, containing: int) -> float:

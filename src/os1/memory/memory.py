@@ -15,6 +15,7 @@ new turn pauses it (`notes_for` cancels the call in flight), so it never delays 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Literal
@@ -54,6 +55,14 @@ class LongTermMemory:
         self.mode: ModelExtraction = model_extraction if backend is not None else "off"
         self._deferred: Deferred | None = None
         self._summarised_before: int | None = None
+
+    def warm_in_background(self, min_memories: int) -> None:
+        """Load the in-memory index on a background thread when the user has `min_memories`
+        or more (100,000 take a few seconds), so the first reply does not wait for it."""
+        if self.memories.count() >= min_memories:
+            threading.Thread(
+                target=self.memories.index.warm, name="os1-memory-warm", daemon=True
+            ).start()
 
     # --- the Memory protocol ----------------------------------------------------------------
 

@@ -5,10 +5,15 @@
                                                                               │
     + NEIGHBOUR × the better of the previous / next turn's score (answers span two turns)
     + SESSION  × the best score in the memory's session / the best overall (conversations
-                 are about something: a turn in the session that matches best is worth more)
-    + SPAN     when the memory's day falls in the query's time expression ("last Tuesday")
+                 are about something: a turn in the session that matches best is worth more;
+                 computed over the SESSION_POOL best slots)
+    + SPEAKER  for turns spoken by a person the query names ("what did Anna say about…")
+    + SPAN × min(1, SPAN_DAYS / width) when the memory's day falls in the query's time
+                 expression: a day ("last Tuesday") counts fully, a year or "after the wedding"
+                 (open-ended) barely
 
-Both legs are normalised per query to [0, 1] and added (score fusion beat reciprocal rank
+The lexical leg is divided by its best score and the dense leg normalised around its mean, then
+they are added (score fusion beat reciprocal rank
 fusion by ~0.1 turn recall@10 on LoCoMo conversations 0–2, see docs/benchmarks.md); the
 weights below were tuned on those three conversations only. Everything runs on the user's
 in-memory `MemoryIndex` over all slots with numpy, then only the top k rows are read from
@@ -33,10 +38,10 @@ from os1.memory.vectors import Scores
 
 DENSE = 0.5
 NEIGHBOUR = 0.4
-SESSION = 0.4
+SESSION = 0.6
 SPAN = 1.0
-SPAN_DAYS = 31
-DERIVED = 1.0
+SPEAKER = 0.3
+SPAN_DAYS = 7
 RESCORE = 400
 SESSION_POOL = 1000
 
@@ -83,12 +88,13 @@ class Retriever:
         mean = index.vectors.mean_score(vector)
         top = float(dense.max())
         scores = _unit(lexical) + DENSE * (dense - mean) / max(top - mean, 1e-6)
-        if DERIVED != 1.0:
-            scores[~index.turns] *= DERIVED
+        scores += SPEAKER * index.spoken_by_named(query)
         span = self.span(query, now)
         if span is not None:
             days = index.days
-            width = (span.end - span.start).days + 1  # a day or a month is telling; "after X" is not
+            width = (
+                span.end - span.start
+            ).days + 1  # a day or a month is telling; "after X" is not
             weight = SPAN * min(1.0, SPAN_DAYS / width)
             scores += weight * ((days >= span.start.toordinal()) & (days <= span.end.toordinal()))
         if neighbours:

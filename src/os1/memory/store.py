@@ -99,6 +99,12 @@ class MemoryStore:
             vector = from_blob(bytes(r["embedding"])) if r["embedding"] is not None else zero
             yield _entry(r), vector if vector.shape == zero.shape else zero
 
+    def count(self) -> int:
+        rows = self.db.query(
+            "SELECT count(*) AS n FROM memories WHERE user_id = ?", (self.user_id,)
+        )
+        return int(rows[0]["n"])
+
     # --- writing ---------------------------------------------------------------------------
 
     def add(
@@ -201,9 +207,11 @@ class MemoryStore:
                 found[int(r["memory_id"])].append(int(r["message_id"]))
         return {k: tuple(v) for k, v in found.items()}
 
-    def _records(self, where: str, params: Sequence[Any]) -> list[MemoryRecord]:
+    def _records(
+        self, where: str, params: Sequence[Any], user: str = "user_id"
+    ) -> list[MemoryRecord]:
         rows = self.db.query(
-            f"SELECT {_COLUMNS} FROM memories WHERE user_id = ? AND {where}",
+            f"SELECT {_COLUMNS} FROM memories WHERE {user} = ? AND {where}",
             (self.user_id, *params),
         )
         sources = self._sources([int(r["id"]) for r in rows])
@@ -214,7 +222,8 @@ class MemoryStore:
         for start in range(0, len(ids), 500):
             chunk = list(ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            for rec in self._records(f"id IN ({marks})", chunk):
+            # `+user_id`: look rows up by primary key, not by scanning the user's index.
+            for rec in self._records(f"id IN ({marks})", chunk, user="+user_id"):
                 found[rec.id] = rec
         return found
 

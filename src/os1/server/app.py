@@ -67,12 +67,16 @@ def build_api(server: Server) -> FastAPI:
     api.add_exception_handler(UserError, _user_error)
     for module in (accounts, conversation, websocket, web):
         api.include_router(module.router)
-    from os1.server.features import has_memory
+    from os1.server.features import has_memory, has_voice
 
     if has_memory():
         from os1.server.routes import memory
 
         api.include_router(memory.router)
+    if has_voice():
+        from os1.server import voice_socket
+
+        api.include_router(voice_socket.router)
     return api
 
 

@@ -1,12 +1,17 @@
 """Turn a stream of 32 ms frames into utterances: VAD with hysteresis, endpointing, echo gate.
 
-    push(frame, reference_rms) -> [Onset | Endpoint]
+    push(frame, reference_rms) -> [Onset | Pause | Endpoint]
 
 `Onset` fires once speech has lasted `min_speech_ms` (150 ms: a click never starts anything),
 or `min_barge_in_ms` (250 ms) while the OS is talking, so coughs and short noises do not
 interrupt it. `Endpoint` fires
 `hangover_ms` after the last voiced frame (or at `max_utterance_s`) and carries the utterance
 with `preroll_ms` of audio before the onset, so the recogniser hears the first consonant.
+
+`Pause` fires once per silence, `pause_ms` (128 ms) into it, with the utterance so far: the
+session transcribes it speculatively and then decides, from the words, whether to end the
+utterance at once (`end_now()`, after a question), to wait longer (`hold(ms)`, after "and",
+"um" or a comma), or to let the hangover decide.
 
 Echo gate (for speakers without echo cancellation): while the OS is talking the caller passes
 the RMS of what is being played around this moment. A frame counts as the user's voice only if
@@ -36,6 +41,9 @@ class ListenSettings:
     min_speech_ms: float = 150.0  # shorter sounds (clicks) never start a turn
     min_barge_in_ms: float = 250.0  # while the OS talks, coughs and short noises are ignored
     hangover_ms: float = 280.0  # silence that ends an utterance
+    pause_ms: float = 128.0  # silence after which the session guesses what was said
+    statement_hangover_ms: float = 420.0  # ... when the guess ends with "." (a comma pause?)
+    unfinished_hangover_ms: float = 900.0  # ... when it ends with "and", "um", a comma
     preroll_ms: float = 300.0
     max_utterance_s: float = 60.0
     min_rms: float = 0.003  # about -50 dBFS: quieter frames are not speech whatever the VAD says
@@ -49,6 +57,15 @@ class Onset:
 
     start: int
     confirmed: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """`pause_ms` of silence after speech; `audio` is the utterance so far (as an Endpoint
+    now would carry it), `last_voiced` identifies this pause."""
+
+    audio: Audio
+    last_voiced: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +90,7 @@ class Listener:
         self._min_frames = max(1, round(s.min_speech_ms / FRAME_MS))
         self._barge_frames = max(1, round(s.min_barge_in_ms / FRAME_MS))
         self._hang_frames = max(1, round(s.hangover_ms / FRAME_MS))
+        self._pause_frames = max(1, round(s.pause_ms / FRAME_MS))
         self._max_frames = round(s.max_utterance_s * 1000 / FRAME_MS)
         self.position = 0  # input samples consumed
         self._reset_utterance()
@@ -85,6 +103,29 @@ class Listener:
         self._gap = 0
         self._last_voiced = 0
         self._kept = 0  # frames of _frames up to the last voiced one
+        self._hangover = self._hang_frames  # this utterance's (see hold())
+
+    @property
+    def last_voiced(self) -> int:
+        """The input sample just after the last voiced frame of the utterance in progress."""
+        return self._last_voiced
+
+    def hold(self, ms: float) -> None:
+        """Wait at least `ms` of silence before ending this utterance (it sounds unfinished)."""
+        self._hangover = max(self._hangover, round(ms / FRAME_MS))
+
+    def end_now(self) -> Endpoint | None:
+        """End the utterance in progress here, if it is in a pause (it sounds finished)."""
+        if not self.speaking or self._gap == 0:
+            return None
+        ended = self._endpoint(forced=False)
+        self._reset_utterance()
+        return ended
+
+    def _endpoint(self, *, forced: bool) -> Endpoint:
+        kept = self._frames[: min(len(self._frames), self._kept + 1)]
+        audio = Audio(np.concatenate(kept).astype(np.float32), STT_RATE)
+        return Endpoint(audio, self._last_voiced, forced)
 
     def is_voice(self, frame: Samples, reference_rms: float) -> bool:
         level = rms(frame)
@@ -100,13 +141,13 @@ class Listener:
 
     def push(
         self, frame: Samples, reference_rms: float = 0.0, *, busy: bool = False
-    ) -> list[Onset | Endpoint]:
+    ) -> list[Onset | Pause | Endpoint]:
         """One frame in. `busy`: the OS is replying, so only `min_barge_in_ms` of speech
         (not `min_speech_ms`) starts an utterance."""
         voiced = self.is_voice(frame, reference_rms)
         start_of_frame = self.position
         self.position += len(frame)
-        events: list[Onset | Endpoint] = []
+        events: list[Onset | Pause | Endpoint] = []
         if not self._frames:
             if not voiced:
                 self._preroll.append(frame)
@@ -132,11 +173,11 @@ class Listener:
                 events.append(Onset(self._start, self.position))
             return events
         forced = len(self._frames) >= self._max_frames
-        if self._gap >= self._hang_frames or forced:
-            kept = self._frames[: min(len(self._frames), self._kept + 1)]
-            audio = Audio(np.concatenate(kept).astype(np.float32), STT_RATE)
-            events.append(Endpoint(audio, self._last_voiced, forced))
+        if self._gap >= self._hangover or forced:
+            events.append(self._endpoint(forced=forced))
             self._reset_utterance()
+        elif self._gap == self._pause_frames:
+            events.append(Pause(self._endpoint(forced=False).audio, self._last_voiced))
         return events
 
     def finish(self) -> Endpoint | None:
@@ -156,4 +197,4 @@ class Listener:
         self.vad.reset()
 
 
-__all__ = ["Endpoint", "ListenSettings", "Listener", "Onset", "rms"]
+__all__ = ["Endpoint", "ListenSettings", "Listener", "Onset", "Pause", "rms"]

@@ -25,7 +25,17 @@ reference (os1.voice.listener), so without echo cancellation the OS does not hea
 
 Pipeline: feed -> 32 ms frames -> Listener (VAD, endpoint, echo gate) -> on the endpoint, a
 reply task: STT in a thread -> run_turn -> ClauseSplitter -> TTS in a thread, clause by
-clause, while the model keeps generating -> frames. Barge-in = an Onset while a reply is
+clause, while the model keeps generating -> frames.
+
+Speculation (latency): 128 ms into a pause the utterance so far is transcribed in a thread (a
+guess). The words decide the endpoint: a question ends it at once; a trailing "and", "um" or
+comma waits longer; a statement waits a little longer than the plain hangover, as a comma
+pause would. With an embedded model, the prompt the guess would make is evaluated meanwhile
+(`prewarm(ctx, text)`: nothing is stored), so the reply starts on a warm cache. If the person
+goes on, the guess is kept as the start of the utterance and only the rest is transcribed.
+run_turn only ever sees the final text; nothing speculative is stored.
+
+Barge-in = an Onset while a reply is
 generating or playing: data frames are dropped, the reply task is cancelled (run_turn stops,
 the backend stops within a token), and the reply is stored as what was played, `interrupted`.
 """
@@ -34,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -42,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from os1.context import TurnContext
-from os1.conversation import run_turn
+from os1.conversation import prewarm, run_turn
 from os1.errors import UserError
 from os1.events import (
     ErrorEvent,
@@ -69,7 +80,7 @@ from os1.voice.frames import (
     SpeechStarted,
     Transcript,
 )
-from os1.voice.listener import Endpoint, Listener, ListenSettings, Onset, rms
+from os1.voice.listener import Endpoint, Listener, ListenSettings, Onset, Pause, rms
 from os1.voice.prosody import Prosody, measure
 
 DIDNT_CATCH = "Sorry, I didn't catch that."
@@ -89,6 +100,58 @@ class _Segment:
 
 
 _Spoken = tuple[int | None, str] | TurnEnded | None  # a clause, an end marker, or the end
+_UNFINISHED = re.compile(
+    r"(?:[,;:\-–—…]|\b(?:and|but|or|so|because|um+|uh+|er|erm|hmm|the|a|an|to|of|with|"
+    r"if|that|like|my|your|for|in|on|at|is|was)[.,]?)\s*$",
+    re.IGNORECASE,
+)
+
+
+def sounds_finished(text: str) -> bool | None:
+    """True for a question or exclamation, False for a trailing "and"/"um"/comma or a full
+    stop (Whisper ends a phrase cut at a comma pause with one too), None when it cannot tell."""
+    text = text.strip()
+    if not text:
+        return None
+    if _UNFINISHED.search(text) or text[-1] == ".":
+        return False
+    return True if text[-1] in "?!" else None
+
+
+def join_heard(first: str, rest: str) -> str:
+    """The text of an utterance heard in two parts, around a pause."""
+    first, rest = first.strip(), rest.strip()
+    if not first or not rest:
+        return first or rest
+    if first[-1] == ".":  # Whisper's full stop where the phrase was cut
+        first = first[:-1] + ","
+        if not re.match(r"I\b", rest):
+            rest = rest[0].lower() + rest[1:]
+    return f"{first} {rest}"
+
+
+def _caches_prompts(ctx: TurnContext) -> bool:
+    """Only the embedded model keeps the previous prompt evaluated (a shared server's fair
+    queue is not spent on guesses)."""
+    from os1.backends.llamacpp import LlamaCppBackend
+
+    return isinstance(ctx.backend, LlamaCppBackend)
+
+
+@dataclass
+class _Guess:
+    """A speculative transcript of the utterance so far, taken at a pause."""
+
+    last_voiced: int  # identifies the pause
+    cut: int  # samples of the utterance it covers
+    prefix: str  # what earlier parts of the utterance said
+    words: asyncio.Future[str]  # the transcript of the part after the prefix
+
+    @property
+    def text(self) -> str | None:
+        if not self.words.done() or self.words.cancelled() or self.words.exception():
+            return None
+        return join_heard(self.prefix, self.words.result())
 
 
 class VoiceSession:
@@ -117,8 +180,14 @@ class VoiceSession:
         self._background: set[asyncio.Task[None]] = set()
         self._closed = False
         self._unplayed_ends: list[ReplyEnded] = []
-        self._unanswered: Audio | None = None  # an utterance not yet committed as a message
-        self._carry: Audio | None = None  # ... cut off by more speech: heard with the next one
+        # An utterance not yet committed as a message (its transcript once known); if more
+        # speech cuts its reply off, it is heard again as the start of the next one.
+        self._unanswered: tuple[Audio, str | None] | None = None
+        self._carry: tuple[Audio, str | None] | None = None
+        self._guess: _Guess | None = None
+        self._heard = ("", 0)  # the utterance in progress: text of its parts so far, samples
+        self._warm = _caches_prompts(ctx)
+        self._warming: asyncio.Task[None] | None = None
 
     # --- input ------------------------------------------------------------------------------
 
@@ -135,6 +204,8 @@ class VoiceSession:
     def feed_audio(self, audio: Audio) -> None:
         if self._closed or self._input_ended:
             return
+        if self._warm and self._warming is None:  # persona and history, before the first turn
+            self._prewarm("")
         self._pending = np.concatenate([self._pending, audio.at(STT_RATE).samples])
         while len(self._pending) >= FRAME:
             frame, self._pending = self._pending[:FRAME], self._pending[FRAME:]
@@ -149,19 +220,88 @@ class VoiceSession:
                 self._emit(ended)
             self._unplayed_ends.clear()
 
-    def _on_listen(self, event: Onset | Endpoint) -> None:
+    def _on_listen(self, event: Onset | Pause | Endpoint) -> None:
         if isinstance(event, Onset):
             self._emit(SpeechStarted(event.start / STT_RATE))
             if self.busy:
                 self._barge_in()
             return
+        guess = self._take_guess(event.last_voiced)
+        if isinstance(event, Pause):
+            self._start_guess(event)
+            return
         self._emit(SpeechEnded(event.last_voiced / STT_RATE))
+        (prefix, start), self._heard = self._heard, ("", 0)
+        pending = guess.words if guess is not None else None
         utterance, carried, self._carry = event.audio, self._carry, None
-        if carried is not None:
-            gap = np.zeros(STT_RATE // 5, dtype=np.float32)
-            parts = [carried.samples, gap, event.audio.samples]
+        if carried is not None and carried[1] is not None:  # its words are known: keep them
+            prefix, start = join_heard(carried[1], prefix), len(carried[0].samples) + start
+            parts = [carried[0].samples, event.audio.samples]
             utterance = Audio(np.concatenate(parts).astype(np.float32), STT_RATE)
-        self._start_reply(self._respond(utterance))
+        elif carried is not None:  # hear it all again
+            gap = np.zeros(STT_RATE // 5, dtype=np.float32)
+            parts = [carried[0].samples, gap, event.audio.samples]
+            utterance = Audio(np.concatenate(parts).astype(np.float32), STT_RATE)
+            prefix, start, pending = "", 0, None
+        self._start_reply(self._respond(utterance, prefix, start, pending))
+
+    # --- speculation ------------------------------------------------------------------------
+
+    def _take_guess(self, last_voiced: int) -> _Guess | None:
+        """The current guess if it is about this very pause; an older one whose pause the
+        person talked through becomes the known start of the utterance."""
+        guess, self._guess = self._guess, None
+        if guess is None:
+            return None
+        if guess.last_voiced == last_voiced:
+            return guess
+        if guess.text is not None:
+            self._heard = (guess.text, guess.cut)
+        return None
+
+    def _start_guess(self, pause: Pause) -> None:
+        prefix, start = self._heard
+        part = Audio(pause.audio.samples[start:], STT_RATE)
+        loop = asyncio.get_running_loop()
+        words = loop.run_in_executor(None, self.engines.stt.transcribe, part)
+        guess = _Guess(pause.last_voiced, len(pause.audio.samples), prefix, words)
+        self._guess = guess
+        words.add_done_callback(lambda _: self._on_guess(guess))
+
+    def _on_guess(self, guess: _Guess) -> None:
+        text = guess.text  # (this also retrieves a failure; the endpoint re-raises it)
+        listener = self.listener
+        if text is None or self._closed or self._guess is not guess:
+            return
+        if not listener.speaking or listener.last_voiced != guess.last_voiced:
+            return
+        finished = sounds_finished(text)
+        if finished:
+            ended = listener.end_now()
+            if ended is not None:
+                self._on_listen(ended)
+            return
+        if finished is False:
+            settings = listener.settings
+            unfinished = text.rstrip()[-1:] != "." or _UNFINISHED.search(text) is not None
+            listener.hold(
+                settings.unfinished_hangover_ms if unfinished else settings.statement_hangover_ms
+            )
+        if self._warm and not self.busy:
+            self._prewarm(text)
+
+    def _prewarm(self, text: str) -> None:
+        """Evaluate the prompt ahead (embedded model only; it waits its turn for the model)."""
+        if self._warming is not None and not self._warming.done():
+            return
+
+        async def warm() -> None:
+            with contextlib.suppress(Exception):  # only an optimisation: the turn reports
+                await prewarm(self.ctx, text)
+
+        self._warming = asyncio.get_running_loop().create_task(warm())
+        self._background.add(self._warming)
+        self._warming.add_done_callback(self._background.discard)
 
     @property
     def busy(self) -> bool:
@@ -250,11 +390,23 @@ class VoiceSession:
         self._reply_id = None
         self._reply = asyncio.get_running_loop().create_task(run())
 
-    async def _respond(self, utterance: Audio) -> None:
-        self._unanswered = utterance
+    async def _respond(
+        self,
+        utterance: Audio,
+        prefix: str = "",
+        start: int = 0,
+        pending: asyncio.Future[str] | None = None,
+    ) -> None:
+        self._unanswered = (utterance, None)
         text = ""
         if self._has_speech(utterance):
-            text = await asyncio.to_thread(self.engines.stt.transcribe, utterance)
+            if pending is not None:  # transcribed speculatively, during the pause
+                rest = await pending
+            else:
+                part = Audio(utterance.samples[start:], STT_RATE)
+                rest = await asyncio.to_thread(self.engines.stt.transcribe, part)
+            text = join_heard(prefix, rest)
+            self._unanswered = (utterance, text)
         said = measure(utterance, text)
         self._emit(Transcript(text, said))
         if not text.strip():

@@ -6,12 +6,20 @@
 
 Greedy decoding without timestamps or previous-text conditioning: short conversational
 utterances, lowest latency. Whisper invents words on silence and noise ("Thank you."), so
-segments it marks as probably-not-speech are dropped; the VAD has already cut the silence.
+text it marks as probably-not-speech is dropped; the VAD has already cut the silence.
+
+The encoder is the cost: faster-whisper always pads to Whisper's 30 s window (3000 mel frames),
+~0.3-0.4 s for tiny.en on 2 cores even for "Hi.". CTranslate2 accepts a shorter input, so an
+utterance of up to ~14 s is encoded in a 15 s window (`SHORT_FRAMES`) and decoded directly:
+measured on 36 Piper utterances, 2.6-3.3x faster with the same word error rate (6.0 % vs
+5.6 %); shorter windows (10 s) lose words on one-word utterances and make the decoder repeat
+itself. Longer recordings take faster-whisper's full 30 s path.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -20,6 +28,8 @@ from os1.errors import ModelFileError
 from os1.profiles import verify_file
 from os1.voice.audio import STT_RATE, Audio
 
+SHORT_FRAMES = 1500  # mel frames (10 ms each) of the short encoder window
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 BASE_SIZE = 145_217_532
 BASE_SHA256 = "e5de022a1e7a3660b5b1ca2abae1d709bd5853e0b4e4005eff5f927116513c52"
 
@@ -80,11 +90,22 @@ class WhisperStt:
                 f"The speech model at {path} could not be loaded ({str(e)[:100]})."
             ) from None
         self.english_only = not bool(self._model.model.is_multilingual)
+        from faster_whisper.tokenizer import Tokenizer  # type: ignore[import-untyped]
+
+        self._tokenizer: Any = Tokenizer(
+            self._model.hf_tokenizer,
+            not self.english_only,
+            task="transcribe",
+            language="en",
+        )
 
     def transcribe(self, audio: Audio) -> str:
         samples = audio.at(STT_RATE).samples
         if len(samples) < STT_RATE // 10:
             return ""
+        features = self._model.feature_extractor(samples)[:, :-1]
+        if features.shape[1] <= SHORT_FRAMES - 100:
+            return self._short(features)
         segments, _info = self._model.transcribe(
             samples,
             language="en",
@@ -102,5 +123,46 @@ class WhisperStt:
         ]
         return " ".join(w for w in words if w).strip()
 
+    def _short(self, features: Any) -> str:
+        """Encode in the 15 s window, decode greedily without timestamps."""
+        import ctranslate2  # type: ignore[import-untyped]
+        import numpy as np
 
-__all__ = ["WhisperStt", "base_model_dir", "tiny_model_dir"]
+        window = np.zeros((1, features.shape[0], SHORT_FRAMES), dtype=np.float32)
+        window[0, :, : features.shape[1]] = features
+        encoded = self._model.model.encode(ctranslate2.StorageView.from_array(window))
+        t = self._tokenizer
+        (result,) = self._model.model.generate(
+            encoded,
+            [[*t.sot_sequence, t.no_timestamps]],
+            beam_size=1,
+            max_length=224,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=[-1],
+        )
+        ids = [i for i in result.sequences_ids[0] if i < t.eot]
+        avg_logprob = result.scores[0] * len(ids) / (len(ids) + 1) if ids else -10.0
+        if result.no_speech_prob > 0.6 and avg_logprob < -0.7:
+            return ""
+        return without_echoes(str(t.decode(ids)))
+
+
+def without_echoes(text: str) -> str:
+    """Drop trailing sentences that only repeat the start of an earlier one ("Can you help
+    me? Can you"): the short window's decoder sometimes runs on past the audio."""
+
+    def norm(s: str) -> str:
+        return re.sub(r"[^a-z0-9' ]", "", s.lower()).strip()
+
+    parts = _SENTENCE.split(text.strip())
+    while len(parts) > 1 and norm(parts[-1]):
+        last = norm(parts[-1])
+        if not any(norm(p).startswith(last) for p in parts[:-1]):
+            break
+        parts.pop()
+    return " ".join(parts).strip()
+
+
+__all__ = ["SHORT_FRAMES", "WhisperStt", "base_model_dir", "tiny_model_dir", "without_echoes"]
