@@ -23,6 +23,7 @@ from typing import Literal
 from os1.backends.base import Backend
 from os1.errors import ModelOutputError
 from os1.memory.deferred import Deferred
+from os1.memory.deferred import shared as shared_deferred
 from os1.memory.embedder import Embedder
 from os1.memory.extraction import Finding, extract
 from os1.memory.model_extraction import extract_with_model
@@ -68,7 +69,7 @@ class LongTermMemory:
 
     async def notes_for(self, query: str, now: datetime) -> str:
         if self._deferred is not None:
-            self._deferred.pause()  # the model is about to answer; extraction waits
+            self._deferred.pause(self)  # the model is about to answer; extraction waits
         facts = self.memories.listing(["fact"])
         if asks_about_me(query):
             extra = self.memories.listing(["reflection"])
@@ -86,7 +87,7 @@ class LongTermMemory:
                     if m.role == "user" and len(m.content.split()) >= MIN_WORDS_FOR_MODEL:
                         await self._model_extract(m)
         if self._deferred is not None:
-            self._deferred.resume()
+            self._deferred.resume(self)
 
     # --- recall and housekeeping -------------------------------------------------------------
 
@@ -105,11 +106,11 @@ class LongTermMemory:
     async def settle(self) -> None:
         """Wait for deferred model extraction to finish (tests, benchmarks, shutdown)."""
         if self._deferred is not None:
-            await self._deferred.drain()
+            await self._deferred.drain(self)
 
     def close(self) -> None:
         if self._deferred is not None:
-            self._deferred.close()
+            self._deferred.discard(self)
             self._deferred = None
 
     # --- inside -----------------------------------------------------------------------------
@@ -189,8 +190,8 @@ class LongTermMemory:
             await job()
             return
         if self._deferred is None:
-            self._deferred = Deferred()
-        self._deferred.submit(job)
+            self._deferred = shared_deferred()
+        self._deferred.submit(self, job)
 
 
 def _as_facts(

@@ -81,6 +81,9 @@ class MemoryStore:
         self.db = db
         self.user_id = user_id
         self.embedder = embedder
+        # SQLite keeps an FTS5 mirror as the durable full-text index; PostgreSQL has none yet
+        # (search reads the in-memory index on both engines).
+        self._fts = db.dialect == "sqlite"
         with _INDEXES_LOCK:
             shared = _INDEXES.setdefault(db, {})
             key = (user_id, embedder.dim)
@@ -146,9 +149,11 @@ class MemoryStore:
                         to_blob(vector),
                     ),
                 )
-                self.db.execute(
-                    "INSERT INTO memory_fts (rowid, text) VALUES (?, ?)", (memory_id, item.text)
-                )
+                if self._fts:
+                    self.db.execute(
+                        "INSERT INTO memory_fts (rowid, text) VALUES (?, ?)",
+                        (memory_id, item.text),
+                    )
                 self._link(memory_id, item.sources)
                 for old_id in old:
                     self.db.execute(
@@ -168,7 +173,8 @@ class MemoryStore:
     def _link(self, memory_id: int, sources: Iterable[int]) -> None:
         for message_id in sources:
             self.db.execute(
-                "INSERT OR IGNORE INTO memory_sources (memory_id, message_id) VALUES (?, ?)",
+                "INSERT INTO memory_sources (memory_id, message_id) VALUES (?, ?)"
+                " ON CONFLICT DO NOTHING",
                 (memory_id, message_id),
             )
 
@@ -223,7 +229,8 @@ class MemoryStore:
             chunk = list(ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
             # `+user_id`: look rows up by primary key, not by scanning the user's index.
-            for rec in self._records(f"id IN ({marks})", chunk, user="+user_id"):
+            user = "+user_id" if self._fts else "user_id"  # `+` is SQLite's index hint
+            for rec in self._records(f"id IN ({marks})", chunk, user=user):
                 found[rec.id] = rec
         return found
 
@@ -297,16 +304,20 @@ class MemoryStore:
         )
         return [int(r["id"]) for r in rows]
 
+    def _contains(self, column: str) -> str:
+        find = "instr" if self._fts else "strpos"  # same meaning: 1-based position, 0 = absent
+        return f"{find}(lower({column}), lower(?)) > 0"
+
     def messages_mentioning(self, text: str) -> list[int]:
         rows = self.db.query(
-            "SELECT id FROM messages WHERE user_id = ? AND instr(lower(content), lower(?)) > 0",
+            f"SELECT id FROM messages WHERE user_id = ? AND {self._contains('content')}",
             (self.user_id, text),
         )
         return [int(r["id"]) for r in rows]
 
     def memories_mentioning(self, text: str) -> list[int]:
         rows = self.db.query(
-            "SELECT id FROM memories WHERE user_id = ? AND instr(lower(text), lower(?)) > 0",
+            f"SELECT id FROM memories WHERE user_id = ? AND {self._contains('text')}",
             (self.user_id, text),
         )
         return [int(r["id"]) for r in rows]
@@ -342,7 +353,8 @@ class MemoryStore:
             for start in range(0, len(gone), 500):
                 chunk = gone[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                self.db.execute(f"DELETE FROM memory_fts WHERE rowid IN ({marks})", chunk)
+                if self._fts:
+                    self.db.execute(f"DELETE FROM memory_fts WHERE rowid IN ({marks})", chunk)
                 self.db.execute(
                     f"UPDATE memories SET superseded_by = NULL, superseded_at = NULL"
                     f" WHERE superseded_by IN ({marks})",
@@ -366,7 +378,8 @@ class MemoryStore:
     def erase_all(self) -> None:
         """Every memory and every message of this user (sessions and identity stay)."""
         with self.db.transaction():
-            self.db.execute("DELETE FROM memory_fts")
+            if self._fts:
+                self.db.execute("DELETE FROM memory_fts")
             self.db.execute("DELETE FROM memory_sources")
             self.db.execute("DELETE FROM memories WHERE user_id = ?", (self.user_id,))
             self.db.execute("DELETE FROM messages WHERE user_id = ?", (self.user_id,))
@@ -375,7 +388,10 @@ class MemoryStore:
     def purge(self) -> None:
         """Leave no trace of deleted rows on disk: merge the full-text index (its segments
         keep deleted terms until merged), rewrite the file, and empty the write-ahead log.
-        secure_delete (set on every connection) zeroes the freed pages."""
+        secure_delete (set on every connection) zeroes the freed pages. On PostgreSQL the rows
+        are gone for every query at once; autovacuum reclaims their space."""
+        if not self._fts:
+            return
         self.db.execute("INSERT INTO memory_fts (memory_fts) VALUES ('optimize')")
         self.db.execute("VACUUM")
         self.db.query("PRAGMA wal_checkpoint(TRUNCATE)")
