@@ -8,8 +8,10 @@ from pathlib import Path
 
 path = Path(sys.argv[1] if len(sys.argv) > 1 else "bench/results/llm.json")
 data = json.loads(path.read_text())
-print("| profile | TTFT first turn | TTFT later turns (median) | tokens/s (os1 / raw) "
-      "| overhead ratio (os1/raw time) | identical replies | peak RSS |")
+print(
+    "| profile | TTFT first turn | TTFT later turns (median) | tokens/s (os1 / raw) "
+    "| overhead ratio (os1/raw time) | identical replies | peak RSS |"
+)
 print("|---|---|---|---|---|---|---|")
 for name, r in data["profiles"].items():
     print(

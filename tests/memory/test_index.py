@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from os1.context import TurnContext
-from os1.memory import LongTermMemory, MemoryControl, NewMemory
+from os1.memory import LongTermMemory, MemoryControl, NewMemory, retrieval
 from os1.memory import vectors as vectors_module
 from os1.memory.fakes import HashEmbedder
 from os1.memory.index import Entry, MemoryIndex
@@ -18,6 +18,36 @@ from os1.memory.lexical import tokens
 from os1.memory.vectors import VectorIndex
 
 DAY = date(2026, 5, 1)
+PLACES = [
+    "bakery",
+    "library",
+    "harbour",
+    "museum",
+    "garden",
+    "station",
+    "market",
+    "cinema",
+    "theatre",
+    "stadium",
+    "chapel",
+    "airport",
+    "beach",
+    "forest",
+    "lake",
+    "river",
+    "bridge",
+    "castle",
+    "tower",
+    "school",
+    "office",
+    "clinic",
+    "gym",
+    "pool",
+    "park",
+    "zoo",
+    "farm",
+    "mill",
+]
 
 
 def test_tokens_are_stemmed_content_words() -> None:
@@ -146,3 +176,37 @@ def test_large_memories_are_loaded_in_the_background(memory: LongTermMemory) -> 
         if thread.name == "os1-memory-warm":
             thread.join(timeout=10)
     assert memory.memories.index.loaded and len(memory.memories.index) == 1
+
+
+def test_bm25_terms_weighs_each_term() -> None:
+    index = MemoryIndex(8, lambda: [])
+    texts = ["the red kite flew", "a blue kite", "green grass"]
+    entries = [Entry(i + 1, "fact", t, None, DAY) for i, t in enumerate(texts)]
+    index.add(entries, np.zeros((3, 8), dtype=np.float32))  # not loaded yet: ignored
+    index = MemoryIndex(8, lambda: zip(entries, np.zeros((3, 8), dtype=np.float32), strict=True))
+    once = index.bm25_terms({"red": 1.0})
+    twice = index.bm25_terms({"red": 2.0})
+    assert once[0] > 0 and np.allclose(twice, 2 * once)
+    assert np.allclose(index.bm25("red kite"), index.bm25_terms({"red": 1.0, "kite": 1.0}))
+    assert index.idf("grass") > index.idf("kite") > 0 == index.idf("unknown")
+
+
+async def test_feedback_finds_a_memory_through_the_words_of_the_best_one(
+    memory: LongTermMemory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = datetime(2026, 4, 1, tzinfo=UTC)
+    biscuit = "Biscuit chewed through the sofa cushions overnight."
+    texts = [
+        "Alice adopted a puppy called Biscuit from the shelter.",
+        biscuit,
+        *(f"Alice went to the {place} today." for place in PLACES),
+    ]
+    memory.memories.add([NewMemory("fact", t, (), now, "rule") for t in texts])
+
+    def found() -> list[str]:
+        return [h.memory.text for h in memory.recall("How is the puppy?", now, k=4)]
+
+    assert found()[0] == texts[0]
+    assert biscuit in found()  # no "puppy" in it: found through "Biscuit"
+    monkeypatch.setattr(retrieval, "FEEDBACK_DOCS", 0)
+    assert biscuit not in found()

@@ -23,7 +23,7 @@ import contextlib
 import threading
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -193,6 +193,10 @@ class MemoryIndex:
 
     def bm25(self, query: str) -> Scores:
         """BM25 score of every slot for `query` (0 where no query term occurs)."""
+        return self.bm25_terms(dict.fromkeys(tokens(query), 1.0))
+
+    def bm25_terms(self, terms: Mapping[str, float]) -> Scores:
+        """BM25 for stemmed `terms`, each term's contribution multiplied by its weight."""
         self._ensure()
         with self._lock:
             n = self._ids.size
@@ -201,16 +205,22 @@ class MemoryIndex:
                 return scores
             average = max(self._total_length / n, 1.0)
             lengths = self._length.view
-            for term in dict.fromkeys(tokens(query)):
+            for term, weight in terms.items():
                 posting = self._postings.get(term)
                 if posting is None:
                     continue
                 slots = np.array(posting[0], dtype=np.int64)
                 tf = np.array(posting[1], dtype=np.float32)
                 norm = K1 * (1.0 - B + B * lengths[slots] / average)
-                scores[slots] += idf(n, len(slots)) * tf * (K1 + 1.0) / (tf + norm)
+                scores[slots] += weight * idf(n, len(slots)) * tf * (K1 + 1.0) / (tf + norm)
             scores[~self._alive.view.astype(bool, copy=False)] = 0.0
             return scores
+
+    def idf(self, term: str) -> float:
+        """The inverse document frequency of a stemmed term (0 for a term no memory has)."""
+        self._ensure()
+        posting = self._postings.get(term)
+        return idf(self._ids.size, len(posting[0])) if posting else 0.0
 
     def spoken_by_named(self, query: str) -> npt.NDArray[np.bool_]:
         """Which slots are turns spoken by someone the query names ("what did Anna say")."""

@@ -11,6 +11,12 @@
     + SPAN × min(1, SPAN_DAYS / width) when the memory's day falls in the query's time
                  expression: a day ("last Tuesday") counts fully, a year or "after the wedding"
                  (open-ended) barely
+    then a second pass (pseudo-relevance feedback, RM3-style): the FEEDBACK_TERMS words that
+    weigh most in the first pass's FEEDBACK_DOCS best memories (share of the memory × its
+    score × idf; not the query's own words) become a weighted BM25 query, added as
+    FEEDBACK_LEXICAL × its normalised score, and the context terms are recomputed. It links a
+    question to evidence that shares no word with it but shares words with the best hit
+    ("the puppy" → "Biscuit"); the dense leg is computed once and reused.
 
 The lexical leg is divided by its best score and the dense leg normalised around its mean, then
 they are added (score fusion beat reciprocal rank
@@ -25,25 +31,31 @@ reachable through `show`).
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date, datetime
 
 import numpy as np
 
+from os1.memory.embedder import Vectors
 from os1.memory.index import MemoryIndex, Slots
-from os1.memory.lexical import STOPWORDS
+from os1.memory.lexical import STOPWORDS, tokens
 from os1.memory.records import Hit
 from os1.memory.store import MemoryStore
 from os1.memory.temporal import Span, resolve
 from os1.memory.vectors import Scores
 
-DENSE = 0.5
-NEIGHBOUR = 0.4
+DENSE = 0.6
+NEIGHBOUR = 0.5
 SESSION = 0.6
 SPAN = 1.0
-SPEAKER = 0.3
+SPEAKER = 0.5
 SPAN_DAYS = 7
 RESCORE = 400
 SESSION_POOL = 1000
+FEEDBACK_DOCS = 10
+FEEDBACK_TERMS = 20
+FEEDBACK_LEXICAL = 0.3
+FEEDBACK_FLOOR = 0.1
 
 
 class Retriever:
@@ -81,22 +93,50 @@ class Retriever:
         if n == 0 or k <= 0:
             return []
         vector = self.store.embedder.embed([query])[0]
-        dense = index.dense(vector)
-        if index.vectors.approximate:  # rescore the best approximate candidates exactly
-            best = _top(DENSE * dense + _unit(lexical), RESCORE)
-            dense[best] = index.vectors.exact(vector, best)
-        mean = index.vectors.mean_score(vector)
-        top = float(dense.max())
-        scores = _unit(lexical) + DENSE * (dense - mean) / max(top - mean, 1e-6)
-        scores += SPEAKER * index.spoken_by_named(query)
+        boost = SPEAKER * index.spoken_by_named(query).astype(np.float32)
         span = self.span(query, now)
         if span is not None:
             days = index.days
-            width = (
-                span.end - span.start
-            ).days + 1  # a day or a month is telling; "after X" is not
+            width = (span.end - span.start).days + 1  # a day is telling; "after X" is not
             weight = SPAN * min(1.0, SPAN_DAYS / width)
-            scores += weight * ((days >= span.start.toordinal()) & (days <= span.end.toordinal()))
+            boost += weight * ((days >= span.start.toordinal()) & (days <= span.end.toordinal()))
+        hidden = ~index.alive
+        if exclude_session is not None:
+            hidden |= index.sessions == exclude_session
+        base = self._dense(vector, _unit(lexical)) + boost
+        scores = self._context(_unit(lexical) + base, neighbours)
+        if FEEDBACK_DOCS:  # second pass: the query plus the words of the first pass's best
+            top = _top(np.where(hidden, -np.inf, scores), FEEDBACK_DOCS)
+            top = top[~hidden[top]]
+            terms = self._feedback_terms(top, scores[top], query)
+            if terms:
+                feedback = FEEDBACK_LEXICAL * _unit(index.bm25_terms(terms))
+                scores = self._context(_unit(lexical) + feedback + base, neighbours)
+        scores[hidden] = -np.inf
+        chosen = [int(s) for s in _top(scores, k) if np.isfinite(scores[s])]
+        ids = index.ids(np.array(chosen, dtype=np.int64))
+        records = self.store.get_many(ids)
+        hits = []
+        for slot, memory_id in zip(chosen, ids, strict=True):
+            record = records.get(memory_id)
+            if record is not None and record.superseded_by is None:
+                hits.append(Hit(record, float(scores[slot])))
+        return hits
+
+    def _dense(self, vector: Vectors, lexical: Scores) -> Scores:
+        """DENSE × the cosine score of every slot, normalised around the mean score."""
+        index = self.index
+        dense = index.dense(vector)
+        if index.vectors.approximate:  # rescore the best approximate candidates exactly
+            best = _top(DENSE * dense + lexical, RESCORE)
+            dense[best] = index.vectors.exact(vector, best)
+        mean = index.vectors.mean_score(vector)
+        top = float(dense.max())
+        return DENSE * (dense - mean) / max(top - mean, 1e-6)
+
+    def _context(self, scores: Scores, neighbours: bool) -> Scores:
+        """Add the neighbouring turns' and the session's scores to each memory's own."""
+        index = self.index
         if neighbours:
             prev, nxt = index.neighbours
             padded = np.append(scores, 0.0)  # slot -1 reads the 0 at the end
@@ -109,19 +149,30 @@ class Retriever:
             best_in = np.zeros(len(keys))
             np.maximum.at(best_in, where, scores[pool])
             scores[pool] += SESSION * best_in[where] / max(float(best_in.max()), 1e-6)
-        scores[~index.alive] = -np.inf
-        if exclude_session is not None:
-            scores[sessions == exclude_session] = -np.inf
-        chosen = [int(s) for s in _top(scores, k) if np.isfinite(scores[s])]
-        records = self.store.get_many(index.ids(np.array(chosen, dtype=np.int64)))
-        hits = []
-        for slot, memory_id in zip(
-            chosen, index.ids(np.array(chosen, dtype=np.int64)), strict=True
-        ):
+        return scores
+
+    def _feedback_terms(self, slots: Slots, weights: Scores, query: str) -> dict[str, float]:
+        """RM3-style expansion: the words that weigh most in the first pass's best memories
+        (term share of each memory × its score × idf), less the query's own words."""
+        index = self.index
+        records = self.store.get_many(index.ids(slots))
+        seen = set(tokens(query))
+        mass: dict[str, float] = {}
+        low = float(weights.min()) if len(weights) else 0.0
+        for memory_id, weight in zip(index.ids(slots), weights, strict=True):
             record = records.get(memory_id)
-            if record is not None and record.superseded_by is None:
-                hits.append(Hit(record, float(scores[slot])))
-        return hits
+            if record is None:
+                continue
+            words = tokens(record.text)
+            for term, count in Counter(words).items():
+                if term not in seen and not term.isdigit():
+                    share = (float(weight) - low + FEEDBACK_FLOOR) * count / len(words)
+                    mass[term] = mass.get(term, 0.0) + share
+        for term in mass:
+            mass[term] *= index.idf(term)
+        best = sorted(mass.items(), key=lambda item: -item[1])[:FEEDBACK_TERMS]
+        top = best[0][1] if best else 0.0
+        return {term: value / top for term, value in best if value > 0}
 
 
 def _unit(scores: Scores) -> Scores:
