@@ -207,7 +207,8 @@ async def run_profile(profile: str) -> dict[str, Any]:
             await asyncio.sleep(0)
             if any(isinstance(f, BargeIn) for _, f in frames):
                 break
-        barge = [(t, f) for t, f in frames if isinstance(f, BargeIn)]
+        # (a pause inside the question may have cut an earlier reply short: not this one)
+        barge = [(t, f) for t, f in frames if isinstance(f, BargeIn) and t >= start]
         if barge:
             reactions.append((barge[0][0] - fed[-1]) * 1000)
             onset = [f for _, f in frames if isinstance(f, SpeechStarted)][-1]
