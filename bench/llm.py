@@ -5,9 +5,8 @@ For each profile (a fresh child process each, so peak RSS is that profile's alon
 loads the model twice — once behind os1's LlamaCppBackend, once as a bare `llama_cpp.Llama` —
 and plays one conversation through `run_turn` (prompt building, storage with fsync, the fair
 queue, streaming; long-term memory is left out here — its retrieval time is in the memory
-benchmark). Turn by turn, os1 answers first (its prompt is recorded), then the
-raw model gets exactly that prompt. Both instances see the same sequence of prompts, so both
-reuse their KV cache the same way; interleaving spreads machine noise over both sides. Greedy
+benchmark). Turn by turn both sides get exactly the same prompt (asserted) and take turns going
+first, so both reuse their KV cache the same way and machine noise falls on both. Greedy
 decoding with the same repeat penalty makes both produce the same tokens.
 
     python bench/llm.py --json bench/results/llm.json [--profiles default fast] [--turns 6]
@@ -60,6 +59,7 @@ async def run_profile(profile: str, turns: int) -> dict[str, Any]:
     from os1.events import TextDelta
     from os1.messages import Message
     from os1.persona.identity import ONBOARDED, Identity
+    from os1.prompting import build_prompt, system_prompt
     from os1.runtime import Runtime, resolve_model_path
 
     home = Path(tempfile.mkdtemp(prefix="os1-bench-"))
@@ -103,8 +103,8 @@ async def run_profile(profile: str, turns: int) -> dict[str, Any]:
     await warm_engine()
     rows: list[dict[str, float]] = []
     peak_ours = 0.0
-    for i in range(turns):
-        text = TURNS[i % len(TURNS)]
+
+    async def os1_turn(text: str) -> tuple[float, float, float, str]:
         start = time.perf_counter()
         first = 0.0
         pieces: list[str] = []
@@ -113,19 +113,12 @@ async def run_profile(profile: str, turns: int) -> dict[str, Any]:
                 if not first:
                     first = time.perf_counter()
                 pieces.append(event.text)
-        end = time.perf_counter()
-        if raw is None:
-            peak_ours = rss_peak_mb()
-            raw = Llama(model_path=str(path), n_ctx=4096, n_threads=threads, verbose=False)
-            raw.create_chat_completion(
-                messages=[{"role": "user", "content": "Count to three."}],
-                max_tokens=8,
-                temperature=0.0,
-            )
-        prompt = [{"role": m.role, "content": m.content} for m in ours.prompts[-1]]
-        r_start = time.perf_counter()
-        r_first = 0.0
-        r_pieces: list[str] = []
+        return start, first, time.perf_counter(), "".join(pieces)
+
+    def raw_turn(prompt: list[dict[str, str]]) -> tuple[float, float, float, str]:
+        start = time.perf_counter()
+        first = 0.0
+        pieces: list[str] = []
         for chunk in raw.create_chat_completion(
             messages=prompt,
             stream=True,
@@ -135,10 +128,54 @@ async def run_profile(profile: str, turns: int) -> dict[str, Any]:
         ):
             delta = chunk["choices"][0].get("delta", {}).get("content")
             if delta:
-                if not r_first:
-                    r_first = time.perf_counter()
-                r_pieces.append(delta)
-        r_end = time.perf_counter()
+                if not first:
+                    first = time.perf_counter()
+                pieces.append(delta)
+        return start, first, time.perf_counter(), "".join(pieces)
+
+    def next_prompt(text: str) -> list[dict[str, str]]:
+        """The prompt run_turn will send for `text`, built by the same functions."""
+        identity = ctx.store.get_identity()
+        built = build_prompt(
+            system=system_prompt(identity, ctx.user_name),
+            history=ctx.store.messages(limit=400),
+            user_text=text,
+            notes="",
+            user_name=identity.user_name or ctx.user_name,
+            context_window=ours.context_window,
+            reply_tokens=config.max_reply_tokens,
+            count=ours.count_tokens,
+        )
+        return [{"role": m.role, "content": m.content} for m in built.messages]
+
+    # Turn 1 loads the bare model after os1's turn (so os1's peak RSS is its own); from then
+    # on the order alternates, so neither side always runs on a machine the other just used.
+    for i in range(turns):
+        text = TURNS[i % len(TURNS)]
+        if raw is None:
+            start, first, end, reply = await os1_turn(text)
+            peak_ours = rss_peak_mb()
+            raw = Llama(model_path=str(path), n_ctx=4096, n_threads=threads, verbose=False)
+            raw.create_chat_completion(
+                messages=[{"role": "user", "content": "Count to three."}],
+                max_tokens=8,
+                temperature=0.0,
+            )
+            r_start, r_first, r_end, r_reply = raw_turn(
+                [{"role": m.role, "content": m.content} for m in ours.prompts[-1]]
+            )
+        elif i % 2:
+            prompt = next_prompt(text)
+            r_start, r_first, r_end, r_reply = raw_turn(prompt)
+            start, first, end, reply = await os1_turn(text)
+            sent = [{"role": m.role, "content": m.content} for m in ours.prompts[-1]]
+            assert sent == prompt, "the bare model must get exactly os1's prompt"
+        else:
+            start, first, end, reply = await os1_turn(text)
+            r_start, r_first, r_end, r_reply = raw_turn(
+                [{"role": m.role, "content": m.content} for m in ours.prompts[-1]]
+            )
+        pieces, r_pieces = [reply], [r_reply]
         tokens = ours.count_tokens("".join(pieces))
         r_tokens = ours.count_tokens("".join(r_pieces))
         rows.append(
