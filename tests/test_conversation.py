@@ -161,3 +161,19 @@ async def test_a_second_context_does_not_interrupt_a_live_reply(runtime, ctx: Tu
     async for _ in agen:
         pass
     assert ctx.store.messages()[-1].status == "complete"
+
+
+async def test_memory_observes_the_users_words_even_when_the_reply_fails(ctx: TurnContext):
+    observed: list[list[str]] = []
+
+    class Recorder:
+        async def notes_for(self, query, now):
+            return ""
+
+        async def observe(self, messages):
+            observed.append([m.role for m in messages])
+
+    ctx.memory = Recorder()
+    ctx.backend = ScriptedBackend(script=[BackendUnavailable("The model is busy.")])
+    await drain(run_turn(ctx, "my sister is called Anna"))
+    assert observed == [["user"]]

@@ -100,6 +100,6 @@ async def run_turn(ctx: TurnContext, text: str | None) -> AsyncGenerator[Event, 
             if isinstance(event, TurnEnded):
                 ended = event
             yield event
-    if ended is not None and ctx.memory is not None:
-        reply = ctx.store.get_message(ended.message_id)
+    if ctx.memory is not None:  # after a failed reply too: the user's words count
+        reply = ctx.store.get_message(ended.message_id) if ended is not None else None
         await ctx.memory.observe([user_message] + ([reply] if reply else []))
