@@ -63,22 +63,21 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, WebSocket
+from fastapi import APIRouter, WebSocket
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from os1.config import Config
 from os1.errors import UserError
-from os1.server.deps import Principal, authenticate, same_origin, server_of
-from os1.server.ratelimit import RateLimited
+from os1.server.deps import Principal, server_of
 from os1.server.state import Server
 from os1.server.websocket import (
     CLOSE_BUG,
     CLOSE_RATE_LIMITED,
     CLOSE_TOO_BIG,
     CLOSE_TOO_SLOW,
-    CLOSE_UNAUTHORIZED,
     ClientTooSlow,
+    admit,
 )
 from os1.server.wire import encode
 from os1.voice.catalog import VoiceEngines, load_engines
@@ -424,25 +423,10 @@ async def _close(ws: WebSocket, code: int, reason: str = "") -> None:
 
 @router.websocket("/api/voice")
 async def voice(ws: WebSocket) -> None:
-    server = server_of(ws)
-    if not same_origin(ws):
-        await ws.close(1008, "Cross-site connections are not allowed.")  # before accept: 403
-        return
-    try:
-        principal = authenticate(ws)
-        if principal is not None:
-            server.request_limits.check(f"user:{principal.user.id}")
-    except (HTTPException, RateLimited) as e:
-        await ws.accept()
-        if isinstance(e, RateLimited):
-            await ws.close(CLOSE_RATE_LIMITED, e.sentence)
-        else:
-            await ws.close(CLOSE_UNAUTHORIZED, str(e.detail))
-        return
-    await ws.accept()
+    principal = await admit(ws)
     if principal is None:
-        await ws.close(CLOSE_UNAUTHORIZED, "Please sign in.")
         return
+    server = server_of(ws)
     hub = hub_of(ws)
     with hub.slot(principal.user.id) as admitted:
         if not admitted:

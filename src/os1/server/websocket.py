@@ -261,12 +261,13 @@ def _retry(e: UserError) -> dict[str, Any]:
     return {"retry_after": retry_after} if isinstance(retry_after, int | float) else {}
 
 
-@router.websocket("/api/conversation")
-async def conversation(ws: WebSocket) -> None:
+async def admit(ws: WebSocket) -> Principal | None:
+    """The shared handshake of every socket: same origin, signed in, not rate limited.
+    Returns the principal with the socket accepted, or None with it already closed."""
     server = server_of(ws)
     if not same_origin(ws):
         await ws.close(1008, "Cross-site connections are not allowed.")  # before accept: 403
-        return
+        return None
     try:
         principal = authenticate(ws)
         if principal is not None:
@@ -277,11 +278,19 @@ async def conversation(ws: WebSocket) -> None:
             await ws.close(CLOSE_RATE_LIMITED, e.sentence)
         else:
             await ws.close(CLOSE_UNAUTHORIZED, str(e.detail))
-        return
+        return None
     await ws.accept()
     if principal is None:
         await ws.close(CLOSE_UNAUTHORIZED, "Please sign in.")
+    return principal
+
+
+@router.websocket("/api/conversation")
+async def conversation(ws: WebSocket) -> None:
+    principal = await admit(ws)
+    if principal is None:
         return
+    server = server_of(ws)
     chat = Conversation(ws, server, principal)
     try:
         await chat.serve()
