@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pexpect
@@ -24,6 +25,15 @@ def spawn(home: Path, *args: str) -> pexpect.spawn:
         OS1[0], [*OS1[1:], *args], env=env, encoding="utf-8", timeout=90, dimensions=(40, 200)
     )
     return child
+
+
+def exit_status(child: pexpect.spawn, timeout: float = 30.0) -> int | None:
+    """Wait (bounded) for the process to exit by itself; close() alone would kill it."""
+    deadline = time.monotonic() + timeout
+    while child.isalive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.close()
+    return child.exitstatus
 
 
 def os1(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -57,8 +67,7 @@ def test_first_meeting_then_two_turns_in_a_terminal(home: Path):
     child.expect_exact(PROMPT)
     child.sendeof()
     child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    assert exit_status(child) == 0
 
     ident = json.loads(os1(home, "identity", "--user", "theo", "--json").stdout)
     assert ident["onboarded"] and ident["user_name"] == "Theodore" and ident["voice"] == "iris"
@@ -84,6 +93,7 @@ def test_first_meeting_then_two_turns_in_a_terminal(home: Path):
     child.expect_exact(PROMPT)
     child.sendeof()
     child.expect(pexpect.EOF)
+    assert exit_status(child) == 0
     history = json.loads(os1(home, "history", "--user", "theo", "--json").stdout)
     statuses = [(m["role"], m["status"]) for m in history[-4:]]
     assert statuses[:3] == [

@@ -82,6 +82,7 @@ class Runtime:
         self._backend = backend
         self._say = say
         self._recovered: set[str] = set()
+        self._memories: list[Memory] = []
         self._memory_factory = (
             default_memory_factory() if memory_factory is True else memory_factory or None
         )
@@ -121,6 +122,8 @@ class Runtime:
             if self._memory_factory
             else None
         )
+        if memory is not None:
+            self._memories.append(memory)
         return TurnContext(
             user_id=user.id,
             user_name=user.name,
@@ -132,4 +135,15 @@ class Runtime:
         )
 
     def close(self) -> None:
+        """Shut down in dependency order: memories (their background model work stops), then
+        the backend (its worker threads leave llama.cpp), then the stores."""
+        for memory in self._memories:
+            close = getattr(memory, "close", None)
+            if callable(close):
+                close()
+        self._memories.clear()
+        if self._backend is not None:
+            close = getattr(self._backend, "close", None)
+            if callable(close):
+                close()
         self.accounts.close()

@@ -104,6 +104,11 @@ class FairBackend:
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
 
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if callable(close):
+            close()
+
     async def stream_as(
         self, user_id: str, messages: Sequence[Message], options: GenerationOptions
     ) -> AsyncGenerator[BackendEvent, None]:

@@ -89,6 +89,18 @@ class LlamaCppBackend:
         self.model_path = model_path
         self.context_window = n_ctx
         self._lock = threading.Lock()
+        self._running: set[tuple[threading.Thread, threading.Event]] = set()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop any generation (within a token), wait for it, and free the model, so that
+        no worker thread is inside llama.cpp when the interpreter shuts down."""
+        for thread, stop in list(self._running):
+            stop.set()
+            thread.join(timeout)
+        with self._lock:
+            close = getattr(self._llm, "close", None)
+            if close is not None:
+                close()
 
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
@@ -113,6 +125,8 @@ class LlamaCppBackend:
                 put(_END)
 
         thread = threading.Thread(target=work, name="os1-llama", daemon=True)
+        running = (thread, stop)
+        self._running.add(running)
         thread.start()
         try:
             while (item := await queue.get()) is not _END:
@@ -122,6 +136,7 @@ class LlamaCppBackend:
                 yield item
         finally:
             stop.set()
+            self._running.discard(running)
 
     def _generate(
         self,
