@@ -54,7 +54,11 @@ def test_file_mode_end_to_end(
     runtime = Runtime(config, backend=object(), memory_factory=None)  # type: ignore[arg-type]
     store = runtime.accounts.open_store(runtime.user("ann"))
     user, reply = store.messages()[-2:]
-    assert user.role == "user" and "colo" in user.content.lower()
+    # Piper's speech varies from run to run and Whisper may mishear a word ("colour" as
+    # "call"); what matters here is that what was heard is what was shown and stored.
+    shown = next(line for line in out.splitlines() if line.startswith("you › "))
+    assert user.role == "user" and shown == f"you › {user.content}"
+    assert user.content.lower().startswith("what is your favo")
     assert reply.role == "assistant" and reply.status == "complete" and reply.content
     said = prosody.load(store, user.id)
     assert said is not None and said.speaking_rate is not None and said.pitch_hz is not None
