@@ -243,7 +243,9 @@ def probe_voice_socket(w: World) -> None:
     backend = w.server.runtime.backend()
     assert isinstance(backend, ScriptedBackend)
     calls_before = len(backend.calls)
-    use_fakes(api_of(w.b.app), ScriptedStt(["what is ann's secret?"] * 2))
+    # Headroom: besides one transcript per utterance, the session may transcribe a guess at a
+    # pause (timing-dependent); every call hears the same words.
+    use_fakes(api_of(w.b.app), ScriptedStt(["what is ann's secret?"] * 8))
     for client, headers in ((w.b, {}), (w.b_api, w.b_bearer)):
         with client.websocket_connect("/api/voice", headers=headers) as ws:
             ws.send_json({"type": "start"})
