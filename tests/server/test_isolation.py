@@ -254,10 +254,12 @@ def probe_voice_socket(w: World) -> None:
             frames = []
             while (f := receive(ws)) != {"type": "closed", "code": 1000}:
                 frames.append(f.decode("latin-1") if isinstance(f, bytes) else json.dumps(f))
-            assert any("what is ann's secret?" in f and "transcript" in f for f in frames)
             w.received.extend(frames)
-    for call in backend.calls[calls_before:]:
-        w.received.extend(m.content for m in call.messages)
+    prompts = [m.content for call in backend.calls[calls_before:] for m in call.messages]
+    # Not vacuous: B's spoken words were heard and reached the model (a check on the frames
+    # themselves raced with the socket's close in full-suite runs).
+    assert any("what is ann's secret?" in p for p in prompts)
+    w.received.extend(prompts)
 
 
 def probe_memory_list(w: World) -> None:
