@@ -55,11 +55,10 @@ async def run_profile(profile: str, turns: int) -> dict[str, Any]:
     from os1.backends.fair import FairBackend
     from os1.backends.llamacpp import REPEAT_PENALTY, LlamaCppBackend
     from os1.config import default_home, load_config
-    from os1.conversation import run_turn
+    from os1.conversation import prompt_for, run_turn
     from os1.events import TextDelta
     from os1.messages import Message
     from os1.persona.identity import ONBOARDED, Identity
-    from os1.prompting import build_prompt, system_prompt
     from os1.runtime import Runtime, resolve_model_path
 
     home = Path(tempfile.mkdtemp(prefix="os1-bench-"))
@@ -134,18 +133,8 @@ async def run_profile(profile: str, turns: int) -> dict[str, Any]:
         return start, first, time.perf_counter(), "".join(pieces)
 
     def next_prompt(text: str) -> list[dict[str, str]]:
-        """The prompt run_turn will send for `text`, built by the same functions."""
-        identity = ctx.store.get_identity()
-        built = build_prompt(
-            system=system_prompt(identity, ctx.user_name),
-            history=ctx.store.messages(limit=400),
-            user_text=text,
-            notes="",
-            user_name=identity.user_name or ctx.user_name,
-            context_window=ours.context_window,
-            reply_tokens=config.max_reply_tokens,
-            count=ours.count_tokens,
-        )
+        """The prompt run_turn will send for `text`, built by the same function."""
+        built = prompt_for(ctx, text, history=ctx.store.messages(limit=400))
         return [{"role": m.role, "content": m.content} for m in built.messages]
 
     # Turn 1 loads the bare model after os1's turn (so os1's peak RSS is its own); from then

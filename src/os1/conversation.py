@@ -12,7 +12,7 @@ of the first meeting); after onboarding it yields nothing.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 
 from os1.backends.base import GenerationOptions, collect_text
@@ -20,10 +20,27 @@ from os1.context import TurnContext
 from os1.errors import UserError
 from os1.events import ErrorEvent, Event, MessageStored, TurnEnded
 from os1.inputs import clean_user_text
-from os1.messages import Message
+from os1.messages import Message, StoredMessage
 from os1.persona import onboarding
-from os1.prompting import build_prompt, check_fits, system_prompt
+from os1.prompting import Prompt, build_prompt, check_fits, system_prompt
 from os1.replies import stream_reply
+
+
+def prompt_for(
+    ctx: TurnContext, text: str, *, history: Sequence[StoredMessage], notes: str = ""
+) -> Prompt:
+    """The prompt a turn sends for `text` after `history` (also used to prewarm and to bench)."""
+    identity = ctx.store.get_identity()
+    return build_prompt(
+        system=system_prompt(identity, ctx.user_name),
+        history=history,
+        user_text=text,
+        notes=notes,
+        user_name=identity.user_name or ctx.user_name,
+        context_window=ctx.backend.context_window,
+        reply_tokens=ctx.config.max_reply_tokens,
+        count=ctx.backend.count_tokens,
+    )
 
 
 async def prewarm(ctx: TurnContext, text: str | None = None) -> None:
@@ -39,16 +56,8 @@ async def prewarm(ctx: TurnContext, text: str | None = None) -> None:
     messages = [Message("system", system), Message("user", "")]
     with contextlib.suppress(UserError):  # the real turn will report it
         if text is not None:
-            messages = build_prompt(
-                system=system,
-                history=ctx.store.messages(limit=400),
-                user_text=clean_user_text(text, ctx.config.max_input_chars) if text else "",
-                notes="",
-                user_name=identity.user_name or ctx.user_name,
-                context_window=ctx.backend.context_window,
-                reply_tokens=ctx.config.max_reply_tokens,
-                count=ctx.backend.count_tokens,
-            ).messages
+            user_text = clean_user_text(text, ctx.config.max_input_chars) if text else ""
+            messages = prompt_for(ctx, user_text, history=ctx.store.messages(limit=400)).messages
         await collect_text(ctx.backend, messages, GenerationOptions(max_tokens=1))
 
 
@@ -81,16 +90,7 @@ async def run_turn(ctx: TurnContext, text: str | None) -> AsyncGenerator[Event, 
     notes = ""
     if ctx.memory is not None:
         notes = await ctx.memory.notes_for(text, ctx.clock())
-    prompt = build_prompt(
-        system=system,
-        history=history,
-        user_text=text,
-        notes=notes,
-        user_name=identity.user_name or ctx.user_name,
-        context_window=ctx.backend.context_window,
-        reply_tokens=ctx.config.max_reply_tokens,
-        count=ctx.backend.count_tokens,
-    )
+    prompt = prompt_for(ctx, text, history=history, notes=notes)
     options = GenerationOptions(
         max_tokens=ctx.config.max_reply_tokens, temperature=ctx.config.temperature
     )
