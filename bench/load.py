@@ -10,6 +10,10 @@ client in another. The client holds N WebSocket sessions; each sends a message e
 `--interval` s (random phase) for `--duration` s. Reported:
   * server_added_ms p50/p95/p99: send → `idle` (the turn is over), with a backend that takes
     no time, so all of it is os1 (storage, events, framing) plus loopback and client queueing;
+    client_lag_ms p50/p95 is the client's own event-loop lag (how late a 50 ms sleep wakes),
+    the part of those numbers that is the client's, not the server's; first_turn_ms_p95 is
+    the same for each session's first turn alone (it also opens the session); server_cpu_ms
+    and client_cpu_ms per turn are CPU time (user+system, all server processes) per turn;
   * lost: sent but missing from the database afterwards (a reply later than 30 s is counted
     as timed_out, an unanswered send as unacknowledged);
     duplicated: acknowledged twice, or stored more than once (counted in the database);
@@ -152,6 +156,7 @@ def serve(port: int) -> None:
     uvicorn.run(
         app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio",
         ws_ping_interval=None, backlog=8192, timeout_keep_alive=60,
+        ws_per_message_deflate=False,  # as `os1 serve` runs it
     )  # fmt: skip
 
 
@@ -201,6 +206,7 @@ async def client(args: argparse.Namespace) -> dict[str, Any]:
     held = sum(1 for s in sockets if s is not None)
 
     latencies: list[float] = []
+    first_turns: list[float] = []  # a session's first turn also opens its context (a commit)
     acks: list[float] = []
     sent: dict[str, int] = {}  # client_id -> user index
     acked: dict[str, int] = {}
@@ -233,13 +239,32 @@ async def client(args: argparse.Namespace) -> dict[str, Any]:
                         errors += 1
                     elif kind == "idle":
                         latencies.append((time.monotonic() - start) * 1000)
+                        if k == 1:
+                            first_turns.append(latencies[-1])
                         break
             except (TimeoutError, websockets.WebSocketException):
                 timed_out += 1
                 return
             await asyncio.sleep(max(0.0, args.interval - (time.monotonic() - start)))
 
+    lags: list[float] = []
+
+    async def watch_lag() -> None:  # this client's own event-loop lag, part of every latency
+        while True:
+            tick = time.monotonic()
+            await asyncio.sleep(0.05)
+            lags.append((time.monotonic() - tick - 0.05) * 1000)
+
+    def cpu_seconds(processes: list[Any]) -> float:
+        return sum(sum(p.cpu_times()[:2]) for p in processes)
+
+    me = psutil.Process()
+    cpu_before = cpu_seconds(servers), cpu_seconds([me])
+    watcher = asyncio.create_task(watch_lag())
     await asyncio.gather(*(session(i) for i in range(len(tokens))))
+    watcher.cancel()
+    server_cpu = cpu_seconds(servers) - cpu_before[0]
+    client_cpu = cpu_seconds([me]) - cpu_before[1]
     unacked = sum(1 for cid in sent if cid not in acked)
     await asyncio.gather(*(s.close() for s in sockets if s is not None), return_exceptions=True)
     Path(args.sent).write_text(json.dumps(sorted(sent)))
@@ -255,6 +280,11 @@ async def client(args: argparse.Namespace) -> dict[str, Any]:
         "server_added_ms_p95": round(pct(latencies, 0.95), 2),
         "server_added_ms_p99": round(pct(latencies, 0.99), 2),
         "ack_ms_p95": round(pct(acks, 0.95), 2),
+        "first_turn_ms_p95": round(pct(first_turns, 0.95), 2),
+        "server_cpu_ms_per_turn": round(server_cpu * 1000 / max(1, len(latencies)), 2),
+        "client_cpu_ms_per_turn": round(client_cpu * 1000 / max(1, len(latencies)), 2),
+        "client_lag_ms_p50": round(pct(lags, 0.50), 2),
+        "client_lag_ms_p95": round(pct(lags, 0.95), 2),
         "timed_out": timed_out,
         "unacknowledged": unacked,
         "duplicated_acks": duplicated,

@@ -9,11 +9,13 @@ up (the next question comes at once). Then barge-in: speech fed over a playing r
 = wall time from feeding the frame that confirms the speech to the BargeIn frame (playback
 stops there; a local speaker then empties its buffer within one ~20 ms block); onset->stop
 adds the 250 ms short-noise filter on top. STT/TTS real-time factors and round-trip WER are
-measured on the same utterances. Each turn is also split into stages (wall time after the
+measured on the same utterances, and `pipeline_wer` on what the session heard (endpointing and
+speculative transcription included). Each turn is also split into stages (wall time after the
 last voiced sample): endpoint (SpeechEnded), transcript, the model's first token, first audio.
 The machine's load average is recorded: other work on these 2 cores inflates every number.
 
     python bench/voice.py --json bench/results/voice.json [--profiles default fast]
+    python bench/voice.py --profiles default --utterances 8 --barge-ins 3   (a quick A/B)
 """
 
 from __future__ import annotations
@@ -95,13 +97,20 @@ def last_voiced(samples: np.ndarray) -> int:
     return int(loud[-1]) + 1 if len(loud) else len(samples)
 
 
-async def run_profile(profile: str) -> dict[str, Any]:
+def spread(items: list[str], n: int) -> list[str]:
+    """`n` items evenly spaced over the list (all of them when n >= len)."""
+    if n >= len(items):
+        return items
+    return [items[round(i * (len(items) - 1) / max(1, n - 1))] for i in range(n)]
+
+
+async def run_profile(profile: str, questions: list[str], barge_ins: int) -> dict[str, Any]:
     from os1.config import load_config
     from os1.persona.identity import ONBOARDED, Identity
     from os1.runtime import Runtime
     from os1.voice.audio import STT_RATE
     from os1.voice.catalog import load_engines
-    from os1.voice.frames import AudioChunk, BargeIn, Frame, SpeechStarted
+    from os1.voice.frames import AudioChunk, BargeIn, Frame, SpeechStarted, Transcript
     from os1.voice.session import VoiceSession
 
     home = Path(tempfile.mkdtemp(prefix="os1-voice-bench-"))
@@ -133,7 +142,7 @@ async def run_profile(profile: str) -> dict[str, Any]:
     tts_time = tts_audio = stt_time = stt_audio = 0.0
     errors = words = 0
     utterances = []
-    for q in QUESTIONS:
+    for q in questions:
         t = time.perf_counter()
         audio = joe.synthesize(q)
         tts_time += time.perf_counter() - t
@@ -150,6 +159,7 @@ async def run_profile(profile: str) -> dict[str, Any]:
 
     warm = joe.synthesize("Tell me about your day.").at(STT_RATE).samples
     latencies: list[float] = []
+    pipeline_errors = pipeline_words = 0
     stages: dict[str, list[float]] = {"endpoint": [], "transcript": [], "first_token": []}
     for i, x in enumerate([warm, *utterances]):
         session = VoiceSession(ctx, engines)
@@ -164,7 +174,7 @@ async def run_profile(profile: str) -> dict[str, Any]:
         t_last = await feed_realtime(session, padded)
         got = lambda out=frames: any(isinstance(f, AudioChunk) for _, f in out)  # noqa: E731
         await feed_realtime(session, np.zeros(STT_RATE * 20, np.float32), until=got)
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(120):  # (a loaded machine is slow, not broken)
             while not got():
                 if consumer.done():
                     consumer.result()  # re-raises what broke the session
@@ -172,6 +182,9 @@ async def run_profile(profile: str) -> dict[str, Any]:
         first = next(t for t, f in frames if isinstance(f, AudioChunk))
         if i > 0:  # the first (warm-up) turn pays the model's cold prompt
             latencies.append((first - t_last) * 1000)
+            said = " ".join(f.text for _, f in frames if isinstance(f, Transcript))
+            e, n = wer(questions[i - 1], said)
+            pipeline_errors, pipeline_words = pipeline_errors + e, pipeline_words + n
             ended = [t for t, f in frames if type(f).__name__ == "SpeechEnded"]
             heard = [t for t, f in frames if type(f).__name__ == "Transcript"]
             if ended and heard:
@@ -188,7 +201,7 @@ async def run_profile(profile: str) -> dict[str, Any]:
     reactions: list[float] = []
     onset_to_stop: list[float] = []
     interruption = joe.synthesize("Wait, wait, hold on a second.").at(STT_RATE).samples
-    for _ in range(BARGE_INS):
+    for _ in range(barge_ins):
         session = VoiceSession(ctx, engines)
         frames = []
         consumer = asyncio.create_task(collect(session, frames))
@@ -229,10 +242,11 @@ async def run_profile(profile: str) -> dict[str, Any]:
         "voice_to_voice_ms_all": [round(v) for v in latencies],
         "stt_rtf": round(stt_time / stt_audio, 3),
         "stt_wer": round(errors / max(1, words), 3),
+        "pipeline_wer": round(pipeline_errors / max(1, pipeline_words), 3),
         "tts_rtf": round(tts_time / tts_audio, 3),
         "barge_in_ms_p95": round(pct(reactions, 95), 2),
         "barge_in_ms_p50": round(pct(reactions, 50), 2),
-        "barge_in_detected": f"{len(reactions)}/{BARGE_INS}",
+        "barge_in_detected": f"{len(reactions)}/{barge_ins}",
         "barge_in_onset_to_stop_ms_p95": round(pct(onset_to_stop, 95)),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
@@ -242,10 +256,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path)
     parser.add_argument("--profiles", nargs="+", default=["default", "fast"])
+    parser.add_argument("--utterances", type=int, default=len(QUESTIONS))
+    parser.add_argument("--barge-ins", type=int, default=BARGE_INS)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(asyncio.run(run_profile(args.child))))
+        questions = spread(QUESTIONS, args.utterances)
+        print(json.dumps(asyncio.run(run_profile(args.child, questions, args.barge_ins))))
         return 0
     results: dict[str, Any] = {
         "machine": f"{os.cpu_count()} CPU cores",
@@ -255,7 +272,12 @@ def main() -> int:
     for profile in args.profiles:
         t = time.perf_counter()
         out = subprocess.run(
-            [sys.executable, __file__, "--child", profile], capture_output=True, text=True
+            [
+                *(sys.executable, __file__, "--child", profile),
+                *("--utterances", str(args.utterances), "--barge-ins", str(args.barge_ins)),
+            ],
+            capture_output=True,
+            text=True,
         )
         if out.returncode:
             print(out.stderr[-3000:], file=sys.stderr)

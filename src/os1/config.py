@@ -36,6 +36,7 @@ class _ConfigFile(BaseModel):
     max_input_chars: int | None = Field(default=None, ge=100, le=1_000_000)
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     default_user: str | None = None
+    parallel: int | None = Field(default=None, ge=1, le=64)
 
 
 def default_home() -> Path:
@@ -58,6 +59,9 @@ class Config:
     max_input_chars: int = 16_000
     temperature: float = 0.7
     default_user: str | None = None
+    # Generations the embedded model runs at once (os1.backends.batched when > 1). None: the
+    # command decides (1 for chat, 4 for `os1 serve`).
+    parallel: int | None = None
     # PostgreSQL instead of SQLite files (os1.storage.postgres): the app role's URL, and
     # optionally the schema owner's, used only to migrate. Secrets: hidden from repr.
     database_url: str | None = field(default=None, repr=False)
@@ -97,6 +101,15 @@ def _read_secret(home: Path, env: Mapping[str, str]) -> str | None:
     return key
 
 
+def _env_parallel(env: Mapping[str, str]) -> int | None:
+    raw = env.get("OS1_PARALLEL")
+    if not raw:
+        return None
+    if not raw.strip().isdigit() or not 1 <= int(raw) <= 64:
+        raise ConfigError(f"OS1_PARALLEL must be a whole number from 1 to 64, not {raw!r}.")
+    return int(raw)
+
+
 def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
     """Build the Config from file, environment and overrides (in that order of precedence)."""
     env = os.environ if env is None else env
@@ -119,6 +132,7 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> Confi
         api_key=_read_secret(home, env),
         database_url=env.get("OS1_DATABASE_URL") or None,
         database_owner_url=env.get("OS1_DATABASE_OWNER_URL") or None,
+        parallel=_env_parallel(env),
     )
     return config.with_overrides(**overrides)
 

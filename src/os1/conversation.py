@@ -14,23 +14,49 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
+from typing import Protocol, runtime_checkable
 
-from os1.backends.base import GenerationOptions, collect_text
+from os1.backends.base import Backend, GenerationOptions, collect_text
+from os1.backends.fair import FairBackend
 from os1.context import TurnContext
 from os1.errors import UserError
 from os1.events import ErrorEvent, Event, MessageStored, TurnEnded
 from os1.inputs import clean_user_text
 from os1.messages import Message, StoredMessage
 from os1.persona import onboarding
+from os1.persona.identity import Identity
 from os1.prompting import Prompt, build_prompt, check_fits, system_prompt
 from os1.replies import stream_reply
+from os1.storage.offload import off_loop
+from os1.storage.user_store import UserStore
+
+
+@runtime_checkable
+class PromptCache(Protocol):
+    """A backend that keeps the last prompt evaluated and can evaluate one ahead of its turn
+    (the embedded model); `prefill` gives the model up to any real generation."""
+
+    async def prefill(self, messages: Sequence[Message]) -> None: ...
+
+
+def prompt_cache(backend: Backend) -> PromptCache | None:
+    """The model that can evaluate a prompt ahead, seen through the fair queue's per-user view
+    (a prefill takes no place in that queue: it gives way to any generation), if any."""
+    fair = getattr(backend, "fair", backend)
+    inner = fair.inner if isinstance(fair, FairBackend) else backend
+    return inner if isinstance(inner, PromptCache) else None
 
 
 def prompt_for(
-    ctx: TurnContext, text: str, *, history: Sequence[StoredMessage], notes: str = ""
+    ctx: TurnContext,
+    text: str,
+    *,
+    history: Sequence[StoredMessage],
+    notes: str = "",
+    identity: Identity | None = None,
 ) -> Prompt:
     """The prompt a turn sends for `text` after `history` (also used to prewarm and to bench)."""
-    identity = ctx.store.get_identity()
+    identity = identity if identity is not None else ctx.store.get_identity()
     return build_prompt(
         system=system_prompt(identity, ctx.user_name),
         history=history,
@@ -47,8 +73,8 @@ async def prewarm(ctx: TurnContext, text: str | None = None) -> None:
     """Evaluate the persona prompt ahead of the first turn (e.g. while the user types), so the
     backend's prompt cache already holds it; the first reply then starts as fast as later ones.
     With `text` (what the user is probably saying; voice guesses it during a pause), evaluate
-    the prompt run_turn would send for it, history included ('' = the history only). Nothing
-    is stored."""
+    the prompt run_turn would send for it, history included ('' = the history only), as a
+    speculative prefill where the backend offers one (`PromptCache`). Nothing is stored."""
     identity = ctx.store.get_identity()
     if not identity.onboarded:
         return
@@ -58,11 +84,23 @@ async def prewarm(ctx: TurnContext, text: str | None = None) -> None:
         if text is not None:
             user_text = clean_user_text(text, ctx.config.max_input_chars) if text else ""
             messages = prompt_for(ctx, user_text, history=ctx.store.messages(limit=400)).messages
-        await collect_text(ctx.backend, messages, GenerationOptions(max_tokens=1))
+        cache = prompt_cache(ctx.backend) if text is not None else None
+        if cache is not None:  # a guess: evaluated in chunks, it gives way to a real turn
+            await cache.prefill(messages)
+        else:
+            await collect_text(ctx.backend, messages, GenerationOptions(max_tokens=1))
+
+
+def _keep_user_text(
+    store: UserStore, session_id: int, text: str
+) -> tuple[list[StoredMessage], StoredMessage]:
+    """The history before this turn, then the user's message, durably committed."""
+    history = store.messages(limit=400)
+    return history, store.add_message(session_id, "user", text)
 
 
 async def run_turn(ctx: TurnContext, text: str | None) -> AsyncGenerator[Event, None]:
-    identity = ctx.store.get_identity()
+    identity = await off_loop(ctx.store.get_identity)
     if not identity.onboarded:
         async with aclosing(onboarding.step(ctx, identity, text)) as steps:
             async for event in steps:
@@ -80,8 +118,7 @@ async def run_turn(ctx: TurnContext, text: str | None) -> AsyncGenerator[Event, 
             reply_tokens=ctx.config.max_reply_tokens,
             count=ctx.backend.count_tokens,
         )
-        history = ctx.store.messages(limit=400)
-        user_message = ctx.store.add_message(ctx.session_id, "user", text)
+        history, user_message = await off_loop(_keep_user_text, ctx.store, ctx.session_id, text)
     except UserError as e:
         yield ErrorEvent(e.sentence)
         return
@@ -90,7 +127,7 @@ async def run_turn(ctx: TurnContext, text: str | None) -> AsyncGenerator[Event, 
     notes = ""
     if ctx.memory is not None:
         notes = await ctx.memory.notes_for(text, ctx.clock())
-    prompt = prompt_for(ctx, text, history=history, notes=notes)
+    prompt = prompt_for(ctx, text, history=history, notes=notes, identity=identity)
     options = GenerationOptions(
         max_tokens=ctx.config.max_reply_tokens, temperature=ctx.config.temperature
     )

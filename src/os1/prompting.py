@@ -61,7 +61,11 @@ def condense(dropped: Sequence[StoredMessage], limit_chars: int = 400) -> str:
 
 
 def check_fits(
-    *, system: str, user_text: str, context_window: int, reply_tokens: int,
+    *,
+    system: str,
+    user_text: str,
+    context_window: int,
+    reply_tokens: int,
     count: Callable[[str], int],
 ) -> None:
     """Refuse (before anything is stored) a message that cannot fit the window on its own."""

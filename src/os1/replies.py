@@ -18,6 +18,7 @@ from os1.context import TurnContext
 from os1.errors import UserError
 from os1.events import ErrorEvent, Event, TextDelta, TurnEnded, TurnStarted
 from os1.messages import Message
+from os1.storage.offload import off_loop
 
 FLUSH_SECONDS = 0.5
 
@@ -26,7 +27,9 @@ async def say(
     ctx: TurnContext, text: str, meta: dict[str, Any] | None = None
 ) -> AsyncGenerator[Event, None]:
     """A reply whose words are decided by code (onboarding, safety): stored, then streamed."""
-    message = ctx.store.add_message(ctx.session_id, "assistant", text, "complete", meta)
+    message = await off_loop(
+        ctx.store.add_message, ctx.session_id, "assistant", text, "complete", meta
+    )
     yield TurnStarted(message.id)
     yield TextDelta(text)
     yield TurnEnded(message.id, "complete", text)
@@ -43,7 +46,9 @@ async def stream_reply(
 ) -> AsyncGenerator[Event, None]:
     """Stream a model reply (with optional fixed text around it) and keep it durably."""
     store = ctx.store
-    message = store.add_message(ctx.session_id, "assistant", prefix, "streaming", meta)
+    message = await off_loop(
+        store.add_message, ctx.session_id, "assistant", prefix, "streaming", meta
+    )
     yield TurnStarted(message.id)
     parts = [prefix] if prefix else []
     if prefix:
@@ -65,7 +70,7 @@ async def stream_reply(
                 parts.append(text)
                 yield TextDelta(text)
                 if time.monotonic() - last_flush >= FLUSH_SECONDS:
-                    store.update_message(message.id, "".join(parts), "streaming")
+                    await off_loop(store.update_message, message.id, "".join(parts), "streaming")
                     last_flush = time.monotonic()
         if suffix:
             parts.append(suffix)
@@ -80,5 +85,5 @@ async def stream_reply(
         if status == "interrupted":  # the consumer stopped early, or we were cancelled
             store.update_message(message.id, "".join(parts).rstrip(), "interrupted")
     text = "".join(parts).strip()
-    store.update_message(message.id, text, "complete")
+    await off_loop(store.update_message, message.id, text, "complete")
     yield TurnEnded(message.id, "complete", text)

@@ -47,15 +47,23 @@ def build_backend(config: Config, say: Progress | None = None) -> Backend:
             api_key=config.api_key,
             context_window=config.n_ctx,
         )
-    from os1.backends.llamacpp import LlamaCppBackend
-
     path = resolve_model_path(config)
     if say:
         say(f"Loading {config.model if config.model in PROFILES else path.name} …")
     name = f"embedded:{config.model}" if config.model in PROFILES else f"gguf:{path.name}"
-    model = LlamaCppBackend(path, n_ctx=config.n_ctx, n_threads=config.n_threads, name=name)
+    parallel = config.parallel or 1
+    if parallel > 1:  # several generations share each decoding step (os1.backends.batched)
+        from os1.backends.batched import BatchedLlamaBackend
+
+        engine: Backend = BatchedLlamaBackend(
+            path, slots=parallel, n_ctx=config.n_ctx, n_threads=config.n_threads, name=name
+        )
+    else:
+        from os1.backends.llamacpp import LlamaCppBackend
+
+        engine = LlamaCppBackend(path, n_ctx=config.n_ctx, n_threads=config.n_threads, name=name)
     # One in-process model serves everyone this process serves: queue fairly across users.
-    return FairBackend(model)
+    return FairBackend(engine, slots=parallel)
 
 
 def default_memory_factory() -> MemoryFactory | None:
@@ -115,7 +123,8 @@ class Runtime:
         if isinstance(shared, FairBackend):  # the shared model learns whose turn it is
             backend = shared.for_user(user.id)
         # Memory's background extraction runs on its own thread and event loop, so it gets the
-        # model itself (thread-safe, locked), not the fair queue (one event loop only).
+        # model itself (thread-safe: locked, or the batched engine's job queue), not the fair
+        # queue (one event loop only).
         memory_backend = shared.inner if isinstance(shared, FairBackend) else shared
         memory = (
             self._memory_factory(store, memory_backend, self.config)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 from os1.backends.base import GenerationOptions, collect_text
-from os1.backends.llamacpp import LlamaCppBackend
+from os1.backends.llamacpp import PREFILL_CHUNK, LlamaCppBackend
 from os1.backends.structured import generate_json
 from os1.errors import ModelFileError
 from os1.events import GenerationDone, TextDelta
@@ -85,3 +86,113 @@ def test_bad_model_files_are_one_sentence(tmp_path: Path, content: bytes | None,
     with pytest.raises(ModelFileError) as e:
         LlamaCppBackend(path)
     assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+class EvalSpy:
+    """Counts the tokens llama.cpp evaluates per call (the prompt cache's effect)."""
+
+    def __init__(self, backend: LlamaCppBackend) -> None:
+        self.llm = backend._llm
+        self.plain = self.llm.eval
+        self.calls: list[int] = []
+        self.threads: list[str] = []
+
+    def __enter__(self) -> EvalSpy:
+        def spy(tokens: list[int]) -> None:
+            self.calls.append(len(tokens))
+            self.threads.append(threading.current_thread().name)
+            self.plain(tokens)
+
+        self.llm.eval = spy
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        del self.llm.eval
+
+
+def long_prompt(topic: str) -> list[Message]:
+    return [
+        Message("system", f"You are a patient companion who likes {topic}. " * 30),
+        Message("user", f"Tell me about {topic}."),
+    ]
+
+
+async def test_a_prefilled_prompt_is_not_evaluated_again(tiny: LlamaCppBackend):
+    prompt = long_prompt("boats")
+    await tiny.prefill(prompt)
+    with EvalSpy(tiny) as spy:
+        await collect_text(tiny, prompt, GenerationOptions(max_tokens=1, temperature=0.0))
+    assert sum(spy.calls) <= 1  # at most the last token again, for fresh logits
+    longer = [*prompt[:-1], Message("user", "Tell me about boats and the sea, please.")]
+    with EvalSpy(tiny) as spy:
+        await collect_text(tiny, longer, GenerationOptions(max_tokens=1, temperature=0.0))
+    assert 0 < sum(spy.calls) < 20  # only what follows the shared prefix
+
+
+async def test_a_prefill_gives_way_to_a_generation_within_a_chunk(tiny: LlamaCppBackend):
+    with EvalSpy(tiny) as spy:
+        prefill = asyncio.create_task(tiny.prefill(long_prompt("mountains")))
+        async with asyncio.timeout(30):
+            while not spy.calls:
+                await asyncio.sleep(0.001)
+        reply = await collect_text(
+            tiny, [Message("user", "Hi")], GenerationOptions(max_tokens=2, temperature=0.0)
+        )
+        await asyncio.wait_for(prefill, 5)
+    assert isinstance(reply, str)
+    prefilled = [n for n, t in zip(spy.calls, spy.threads, strict=True) if t == "os1-llama-prefill"]
+    assert all(n <= PREFILL_CHUNK for n in prefilled)
+    assert sum(prefilled) < tiny.count_tokens(long_prompt("mountains")[0].content)
+    generation = spy.threads.index("os1-llama")
+    assert "os1-llama-prefill" not in spy.threads[generation:]  # it gave the model up
+
+
+async def test_a_cancelled_prefill_stops(tiny: LlamaCppBackend):
+    with EvalSpy(tiny) as spy:
+        prefill = asyncio.create_task(tiny.prefill(long_prompt("rivers")))
+        async with asyncio.timeout(30):
+            while not spy.calls:
+                await asyncio.sleep(0.001)
+        prefill.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await prefill
+        async with asyncio.timeout(30):  # the worker stops at the next chunk
+            while any(t.name == "os1-llama-prefill" for t in threading.enumerate()):
+                await asyncio.sleep(0.01)
+        evaluated = sum(spy.calls)
+    assert evaluated < tiny.count_tokens(long_prompt("rivers")[0].content)
+
+
+async def test_generation_waits_while_it_yields_the_cores(tiny: LlamaCppBackend):
+    deltas: list[str] = []
+
+    async def consume() -> None:
+        opts = GenerationOptions(max_tokens=12, temperature=0.0)
+        async for event in tiny.stream([Message("user", "Count to ten.")], opts):
+            if isinstance(event, TextDelta):
+                deltas.append(event.text)
+
+    with tiny.yield_cores():
+        task = asyncio.create_task(consume())
+        async with asyncio.timeout(30):
+            while not deltas:
+                await asyncio.sleep(0.001)
+        await asyncio.sleep(0.3)
+        assert len(deltas) == 1  # the next token waits
+    await asyncio.wait_for(task, 30)
+    assert len(deltas) > 1
+
+
+async def test_a_prefill_that_waited_for_a_newer_generation_is_dropped(tiny: LlamaCppBackend):
+    opts = GenerationOptions(max_tokens=8, temperature=0.0)
+    with EvalSpy(tiny) as spy:
+        first = tiny.stream([Message("user", "Count to ten.")], opts)
+        await anext(first)  # a generation holds the model
+        prefill = asyncio.create_task(tiny.prefill(long_prompt("clouds")))
+        await asyncio.sleep(0.01)  # asked for now; it waits for the model
+        second = asyncio.create_task(collect_text(tiny, [Message("user", "Hi")], opts))
+        await asyncio.sleep(0.01)
+        async for _ in first:
+            pass
+        await asyncio.wait_for(asyncio.gather(prefill, second), 60)
+    assert "os1-llama-prefill" not in spy.threads  # its guess predates the newer turn

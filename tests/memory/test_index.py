@@ -210,3 +210,52 @@ async def test_feedback_finds_a_memory_through_the_words_of_the_best_one(
     assert biscuit in found()  # no "puppy" in it: found through "Biscuit"
     monkeypatch.setattr(retrieval, "FEEDBACK_DOCS", 0)
     assert biscuit not in found()
+
+
+def test_sessions_are_scored_as_whole_documents() -> None:
+    index = make_index(
+        [
+            ("Jo: I signed up for pottery", 1),
+            ("Al: Nice, where?", 1),
+            ("Jo: At the studio on Elm street", 1),
+            ("Jo: The studio called again", 2),
+            ("Al: Pottery is fun", 3),
+        ]
+    )
+    scores = index.session_bm25(tokens("pottery studio"))
+    rows = index.session_rows
+    assert rows.tolist() == [0, 0, 0, 1, 2]  # one row per session, turns only
+    assert scores[0] > scores[2] > 0 and scores[0] > scores[1] > 0  # both words: session 1
+
+
+def test_turns_that_ask_are_marked_and_speakers_known() -> None:
+    index = make_index(
+        [("Jo: How long have you had them?", 1), ("Nate: Three years.", 1), ("Jo: Wow.", 1)]
+    )
+    assert index.after_question.tolist() == [-1, 0, -1]
+    assert index.speaker_names == {"jo", "nate"}
+
+
+async def test_the_answer_to_a_matching_question_outranks_a_reply_to_a_statement(
+    ctx: TurnContext, memory: LongTermMemory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start = datetime(2026, 3, 2, 18, tzinfo=UTC)
+    sessions = [
+        [("Jo", "Do you still keep the turtles?"), ("Nate", "Yes, for three years now.")],
+        [("Jo", "I saw turtles at the zoo."), ("Nate", "Cool, sounds like a fun day.")],
+    ]
+    for n, lines in enumerate(sessions):
+        sid = ctx.store.start_session(started_at=(start + timedelta(days=n)).isoformat())
+        for i, (speaker, text) in enumerate(lines):
+            when = (start + timedelta(days=n, minutes=i)).isoformat()
+            m = ctx.store.add_message(sid, "user", text, meta={"speaker": speaker}, created_at=when)
+            await memory.observe([m])
+
+    def rank(text: str) -> int:
+        hits = memory.recall("turtles", start + timedelta(days=5), k=10)
+        return [h.memory.text for h in hits if h.memory.kind == "turn"].index(text)
+
+    answer, reply = "Nate: Yes, for three years now.", "Nate: Cool, sounds like a fun day."
+    assert rank(answer) < rank(reply)
+    monkeypatch.setattr(retrieval, "ANSWER", 0.0)
+    assert rank(answer) > rank(reply)

@@ -21,6 +21,12 @@ TUESDAY = date(2026, 11, 24)
         ("3 days ago", date(2026, 11, 21), date(2026, 11, 21)),
         ("on 5 May, 2023", date(2023, 5, 5), date(2023, 5, 5)),
         ("in 2022", date(2022, 1, 1), date(2022, 12, 31)),
+        # a dated expression wins over a relative one before it
+        (
+            "what did she finish last Friday on 23 January, 2022?",
+            date(2022, 1, 23),
+            date(2022, 1, 23),
+        ),
     ],
 )
 def test_time_words_become_day_ranges(query: str, start: date, end: date) -> None:

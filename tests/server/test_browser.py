@@ -133,7 +133,9 @@ def test_sign_up_first_meeting_streamed_reply_and_a_second_user(base_url: str) -
 
             phone = browser.new_context(
                 reduced_motion="reduce",
-                viewport={"width": 390, "height": 780}, device_scale_factor=2, is_mobile=True
+                viewport={"width": 390, "height": 780},
+                device_scale_factor=2,
+                is_mobile=True,
             )
             bob = phone.new_page()
             bob.on("request", lambda r: requests.append(r.url))

@@ -3,6 +3,9 @@ credentials, limits — with the scripted backend."""
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
@@ -14,7 +17,7 @@ from os1.server import create_app
 from os1.server.app import api_of
 from os1.server.state import Server
 from os1.testing import ScriptedBackend
-from tests.server.conftest import converse, fast_settings, signup
+from tests.server.conftest import bearer, converse, fast_settings, signup
 
 
 def onboard(server: Server, name: str) -> None:
@@ -212,3 +215,38 @@ def test_a_busy_model_is_a_clear_error_and_the_message_is_kept(config: Config) -
         assert errors and "try again in 4 s" in errors[0]["message"]
         assert frames[0]["type"] == "message_stored"
         assert c.get("/api/history").json()[-2]["content"] == "are you free?"
+
+
+def test_a_commit_waiting_for_the_disk_does_not_stall_other_users(
+    client: TestClient, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("ann", "bob"):
+        signup(client, name)
+        onboard(server, name)
+    slow_store = server.accounts.open_store(server.accounts.get_user("ann"))
+    add_message = slow_store.add_message
+    writing, disk = threading.Event(), threading.Event()
+    waited: list[bool] = []
+
+    def waits_for_the_disk(*args: Any, **kwargs: Any) -> Any:
+        writing.set()
+        waited.append(disk.wait(10))  # ann's fsync takes until bob's whole turn is done
+        return add_message(*args, **kwargs)
+
+    monkeypatch.setattr(slow_store, "add_message", waits_for_the_disk)
+    with (
+        client.websocket_connect("/api/conversation", headers=bearer(client, "ann")) as ann,
+        client.websocket_connect("/api/conversation", headers=bearer(client, "bob")) as bob,
+    ):
+        ann.receive_json()
+        bob.receive_json()
+        ann.send_json({"type": "say", "text": "hello from ann"})
+        assert writing.wait(5)
+        frames = converse(bob, {"type": "say", "text": "hello from bob"})
+        assert frames[-2]["status"] == "complete"  # bob's turn ended while ann's commit waits
+        disk.set()
+        assert ann.receive_json()["type"] == "message_stored"
+        while (f := ann.receive_json())["type"] != "turn_ended":
+            pass
+        assert f["status"] == "complete"
+    assert waited and all(waited)  # on the event loop, it would have blocked bob until it timed out

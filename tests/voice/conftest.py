@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from os1.voice.catalog import VoiceEngines, load_engines
+from os1.voice.catalog import VoiceCatalog, VoiceEngines, load_engines
 
 
 @pytest.fixture(scope="session")
 def engines() -> VoiceEngines:
-    return load_engines("tiny")
+    """Piper without its random variation: the same fixture audio, the same transcript, on
+    every run."""
+    return load_engines("tiny", voices=VoiceCatalog(noise=False))

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from os1.backends.fair import FairBackend
 from os1.context import TurnContext
+from os1.conversation import prompt_cache
+from os1.messages import Message
 from os1.testing import ScriptedBackend
 from os1.voice import prosody
 from os1.voice.audio import STT_RATE, Audio, silence, to_pcm16
@@ -223,3 +229,66 @@ async def test_a_pause_after_a_phrase_waits_and_keeps_the_first_part(
     users = [m.content for m in ctx.store.messages() if m.role == "user"]
     assert users == ["I feel a little tired today, to be honest."]
     assert sum(isinstance(f, SpeechEnded) for f in frames) == 1
+
+
+@dataclass
+class CachingBackend(ScriptedBackend):
+    """A scripted embedded model: records prefills and when generation yields the cores."""
+
+    prefilled: list[str] = field(default_factory=list)
+    yielding: bool = False
+
+    async def prefill(self, messages: Sequence[Message]) -> None:
+        self.prefilled.append(messages[-1].content)
+
+    @contextlib.contextmanager
+    def yield_cores(self) -> Iterator[None]:
+        self.yielding = True
+        try:
+            yield
+        finally:
+            self.yielding = False
+
+
+@dataclass
+class WatchingTts(ToneTts):
+    backend: CachingBackend | None = None
+    while_yielding: list[bool] = field(default_factory=list)
+
+    def synthesize(self, text: str) -> Audio:
+        assert self.backend is not None
+        self.while_yielding.append(self.backend.yielding)
+        return super().synthesize(text)
+
+
+async def test_the_guess_is_prefilled_and_the_first_piece_has_the_cores(ctx: TurnContext):
+    backend = ctx.backend = CachingBackend(script=["Oh, I hear you. Rest a little tonight."])
+    stt = ScriptedStt(["I feel a", "I feel a little tired today.", "To be honest."])
+    tts = WatchingTts(backend=backend)
+    session = VoiceSession(ctx, engines(stt, tts))
+    frames: list[Frame] = []
+    consumer = asyncio.create_task(collect(session, frames))
+    await play(session, tone(1.5))  # heard so far after a second of speech: "I feel a"
+    assert 1.0 <= stt.heard[0].seconds < 1.1 and backend.prefilled == ["", "I feel a"]
+    await play(session, silence(0.16))
+    await asyncio.sleep(0.05)  # the guess is back; its prompt is evaluated while we wait
+    assert backend.prefilled[2:] == ["I feel a little tired today."]
+    assert ctx.store.messages() == []  # nothing speculative is stored
+    await play(session, tone(0.25))
+    await play(session, silence(0.16))
+    await asyncio.sleep(0.05)
+    await play(session, silence(0.5))
+    await session.finish()
+    await consumer
+    users = [m.content for m in ctx.store.messages() if m.role == "user"]
+    assert users == ["I feel a little tired today, to be honest."]
+    assert backend.calls[-1].messages[-1].content == users[0]  # the turn saw the final text
+    assert tts.spoken[:2] == ["Oh,", "I hear you."]
+    assert tts.while_yielding[:2] == [True, False]  # only the first piece pauses the model
+
+
+def test_the_embedded_model_is_found_behind_the_fair_queue() -> None:
+    model = CachingBackend()
+    assert prompt_cache(FairBackend(model).for_user("alice")) is model
+    assert prompt_cache(model) is model
+    assert prompt_cache(FairBackend(ScriptedBackend()).for_user("alice")) is None

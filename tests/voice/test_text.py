@@ -27,6 +27,24 @@ def test_streaming_pieces_come_as_soon_as_they_are_complete() -> None:
     assert splitter.flush() == ["Yes"]
 
 
+def test_model_tokens_end_a_piece_at_its_punctuation_not_at_the_next_word() -> None:
+    splitter = ClauseSplitter()  # models stream words with their leading space
+    tokens = ["I", "'m", " doing", " well", ",", " it", " costs", " 3", ".", "5", ",", " 1"]
+    tokens += [",", "000", " in", " all", ".", " Yes"]
+    out = [splitter.push(t) for t in tokens]
+    assert out[4] == ["I'm doing well,"]  # at the comma itself
+    assert out[8] == [] and out[10] == []  # "3." and "1," may go on as numbers
+    assert [p for o in out for p in o] == ["I'm doing well,", "it costs 3.5, 1,000 in all."]
+    assert splitter.flush() == ["Yes"]
+
+
+def test_a_long_first_run_is_cut_at_its_last_complete_word() -> None:
+    splitter = ClauseSplitter(first_max_words=3)
+    out = [splitter.push(t) for t in ["That", " sounds", " like", " a", " love", "ly", " plan"]]
+    assert [p for o in out for p in o] == ["That sounds like a"]
+    assert splitter.flush() == ["lovely plan"]
+
+
 def test_a_long_run_without_punctuation_is_cut() -> None:
     splitter = ClauseSplitter()
     pieces = [p for _ in range(40) for p in splitter.push("word ")] + splitter.flush()

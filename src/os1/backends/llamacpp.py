@@ -5,6 +5,15 @@ loop; one lock serialises access to the model (one llama context = one generatio
 Stopping the consumer sets a flag the worker checks at every token, so Ctrl-C or barge-in stop
 the model within one token. llama-cpp-python keeps the previous prompt's tokens and only
 evaluates the new suffix, so a stable system prompt means later turns reuse the KV cache.
+
+`prefill(messages)` evaluates a prompt ahead of its turn (voice evaluates the guessed prompt
+during a pause) without generating. It is speculative, so it never delays a real generation:
+it evaluates in chunks of `PREFILL_CHUNK` tokens and gives the model up at the next chunk
+boundary once a generation is waiting for it (or its caller is cancelled), and one that had
+to wait for a generation started after it does not run at all (that guess is stale). Whatever
+it evaluated stays in the cache; a generation whose prompt shares that prefix skips it.
+`yield_cores()` holds generation between tokens while something more urgent (synthesising
+the first spoken piece) uses the CPU.
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ import asyncio
 import contextlib
 import os
 import threading
-from collections.abc import AsyncGenerator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +32,10 @@ from os1.events import BackendEvent, GenerationDone, TextDelta
 from os1.messages import Message
 
 _END = object()
+# Tokens a prefill evaluates between checks for a waiting generation: the longest a real turn
+# waits for a prefill, traded against batch efficiency (llama.cpp evaluates small batches
+# markedly slower per token on CPU).
+PREFILL_CHUNK = 8
 # Small models loop ("I'm trying to be lost. I'm trying to be lost…") without a mild penalty.
 REPEAT_PENALTY = 1.1
 
@@ -59,6 +72,26 @@ def check_gguf(path: Path) -> None:
         raise ModelFileError(f"The file {path} is not a GGUF model.")
 
 
+def chat_completion_kwargs(
+    messages: Sequence[Message], options: GenerationOptions
+) -> dict[str, Any]:
+    """What `Llama.create_chat_completion` is asked for one generation. The batched engine
+    (os1.backends.batched) formats, constrains and samples from these same arguments."""
+    kwargs: dict[str, Any] = {
+        "messages": [{"role": m.role, "content": m.content} for m in messages],
+        "stream": True,
+        "max_tokens": options.max_tokens,
+        "temperature": options.temperature,
+        "repeat_penalty": REPEAT_PENALTY,
+        "stop": list(options.stop) or None,
+    }
+    if options.seed is not None:
+        kwargs["seed"] = options.seed
+    if options.json_schema is not None:
+        kwargs["response_format"] = {"type": "json_object", "schema": dict(options.json_schema)}
+    return kwargs
+
+
 class LlamaCppBackend:
     supports_schema = True
 
@@ -90,6 +123,11 @@ class LlamaCppBackend:
         self.context_window = n_ctx
         self._lock = threading.Lock()
         self._running: set[tuple[threading.Thread, threading.Event]] = set()
+        self._waiting = 0  # generations waiting for the model (a prefill gives way to them)
+        self._generations = 0  # generations started so far
+        self._waiting_lock = threading.Lock()
+        self._go = threading.Event()  # cleared while generation yields the cores
+        self._go.set()
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop any generation (within a token), wait for it, and free the model, so that
@@ -102,6 +140,33 @@ class LlamaCppBackend:
             if close is not None:
                 close()
 
+    @contextlib.contextmanager
+    def _model_for_generation(self) -> Iterator[None]:
+        """Hold the model for a real generation; a prefill in progress yields it within a
+        chunk."""
+        with self._waiting_lock:
+            self._waiting += 1
+            self._generations += 1
+        try:
+            self._lock.acquire()
+        finally:
+            with self._waiting_lock:
+                self._waiting -= 1
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    @contextlib.contextmanager
+    def yield_cores(self) -> Iterator[None]:
+        """Pause generation between tokens while the block runs (it needs the CPU more). It
+        holds whichever generation runs; keep the block short (one synthesis)."""
+        self._go.clear()
+        try:
+            yield
+        finally:
+            self._go.set()
+
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
@@ -113,11 +178,12 @@ class LlamaCppBackend:
         stop = threading.Event()
 
         def put(item: object) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
+            with contextlib.suppress(RuntimeError):  # the consumer's loop is gone
+                loop.call_soon_threadsafe(queue.put_nowait, item)
 
         def work() -> None:
             try:
-                with self._lock:
+                with self._model_for_generation():
                     put(self._generate(messages, options, stop, put))
             except BaseException as e:  # handed to the consumer, re-raised there
                 put(e)
@@ -138,6 +204,81 @@ class LlamaCppBackend:
             stop.set()
             self._running.discard(running)
 
+    async def prefill(self, messages: Sequence[Message]) -> None:
+        """Evaluate `messages` as the next prompt, speculatively (see the module docstring):
+        it returns when the prompt is evaluated, or once it has given the model up."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        stop = threading.Event()
+        asked = self._generations
+
+        def finish(error: BaseException | None) -> None:
+            if done.done():
+                return
+            if error is None:
+                done.set_result(None)
+            else:
+                done.set_exception(error)
+
+        def work() -> None:
+            error: BaseException | None = None
+            try:
+                with self._lock:
+                    if self._generations == asked:
+                        self._prefill(messages, lambda: stop.is_set() or self._waiting > 0)
+            except BaseException as e:  # handed to the caller, re-raised there
+                error = e
+            finally:
+                with contextlib.suppress(RuntimeError):  # the caller's loop may be gone
+                    loop.call_soon_threadsafe(finish, error)
+
+        thread = threading.Thread(target=work, name="os1-llama-prefill", daemon=True)
+        running = (thread, stop)
+        self._running.add(running)
+        thread.start()
+        try:
+            await done
+        finally:
+            stop.set()
+            self._running.discard(running)
+
+    def _prefill(self, messages: Sequence[Message], give_up: Callable[[], bool]) -> None:
+        """Run the chat completion path for one token with llama's `eval` chunked, so the
+        prompt is formatted, tokenised and prefix-matched exactly as a generation will be."""
+        if give_up():
+            return
+        overridden = vars(self._llm).get("eval")  # (a test's spy)
+        evaluate = self._llm.eval
+
+        def eval_in_chunks(tokens: Sequence[int]) -> None:
+            for i in range(0, len(tokens), PREFILL_CHUNK):
+                if give_up():
+                    raise _GaveUp
+                evaluate(tokens[i : i + PREFILL_CHUNK])
+
+        self._llm.eval = eval_in_chunks
+        try:
+            chunks = self._llm.create_chat_completion(
+                messages=[{"role": m.role, "content": m.content} for m in messages],
+                stream=True,
+                max_tokens=1,
+            )
+            try:
+                for _ in chunks:
+                    pass
+            finally:
+                chunks.close()
+        except _GaveUp:
+            pass  # what was evaluated stays cached, up to the last whole chunk
+        except ValueError as e:
+            if "context window" not in str(e):  # too long: the real turn will say so
+                raise
+        finally:
+            if overridden is None:
+                del self._llm.eval
+            else:
+                self._llm.eval = overridden
+
     def _generate(
         self,
         messages: Sequence[Message],
@@ -145,18 +286,7 @@ class LlamaCppBackend:
         stop: threading.Event,
         put: Any,
     ) -> GenerationDone:
-        kwargs: dict[str, Any] = {
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
-            "stream": True,
-            "max_tokens": options.max_tokens,
-            "temperature": options.temperature,
-            "repeat_penalty": REPEAT_PENALTY,
-            "stop": list(options.stop) or None,
-        }
-        if options.seed is not None:
-            kwargs["seed"] = options.seed
-        if options.json_schema is not None:
-            kwargs["response_format"] = {"type": "json_object", "schema": dict(options.json_schema)}
+        kwargs = chat_completion_kwargs(messages, options)
         finish = "stop"
         produced = 0
         try:
@@ -171,6 +301,8 @@ class LlamaCppBackend:
                     if text:
                         produced += 1
                         put(TextDelta(text))
+                        while not self._go.wait(0.05) and not stop.is_set():
+                            pass  # yield_cores(): the next token waits
                     if choice.get("finish_reason") == "length":
                         finish = "length"
             finally:
@@ -183,3 +315,7 @@ class LlamaCppBackend:
                 ) from None
             raise
         return GenerationDone(finish, completion_tokens=produced)  # type: ignore[arg-type]
+
+
+class _GaveUp(Exception):
+    """A prefill stopped between chunks: a generation wants the model, or it was cancelled."""

@@ -1,6 +1,6 @@
 """`os1 serve`: the web app and API under uvicorn; `os1 account`: sign-in for the server.
 
-os1 serve [--host 127.0.0.1] [--port 8421] [--open-signup]
+os1 serve [--host 127.0.0.1] [--port 8421] [--open-signup] [--parallel N]
 os1 account add NAME [--password-stdin]       an admin creates a user who can sign in
 os1 account password NAME [--password-stdin]  set a user's password
 """
@@ -14,6 +14,8 @@ import sys
 from os1.cli.common import add_model_options, config_from, status
 from os1.errors import InputError
 
+PARALLEL = 4  # a server's embedded model batches this many users' replies by default
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("serve", help="serve the web app and API (127.0.0.1 by default)")
@@ -21,6 +23,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8421)
     p.add_argument("--open-signup", action="store_true", help="let anyone who reaches it sign up")
+    p.add_argument(
+        "--parallel",
+        type=int,
+        metavar="N",
+        help=f"replies the embedded model generates at once (default OS1_PARALLEL or {PARALLEL})",
+    )
     p.set_defaults(handler=serve)
 
     p = sub.add_parser("account", help="create server users and set their passwords")
@@ -67,6 +75,9 @@ def serve(args: argparse.Namespace) -> int:
     from os1.server.app import api_of
 
     config = config_from(args)
+    if args.parallel is not None and not 1 <= args.parallel <= 64:
+        raise InputError("--parallel must be from 1 to 64.")
+    config = config.with_overrides(parallel=args.parallel or config.parallel or PARALLEL)
     settings = ServerSettings(open_signup=args.open_signup)
     app = create_app(config, settings=settings)
     api_of(app).state.os1.runtime.backend()  # load the model now, not at the first message
@@ -83,6 +94,8 @@ def serve(args: argparse.Namespace) -> int:
         ws_max_size=settings.max_frame_bytes,
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
+        ws_per_message_deflate=False,  # frames are short JSON: compression buys nothing and
+        # costs CPU per frame and a zlib state (~200 KB) per socket
         timeout_keep_alive=10,
         log_level="warning",
         server_header=False,

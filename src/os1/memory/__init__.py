@@ -6,6 +6,7 @@ what it knows.
     embedder    all-MiniLM-L6-v2 int8 ONNX (verified by sha256), behind a one-method seam
     lexical     stemmed tokens and BM25 weights
     index       the per-user in-memory mirror retrieval reads: BM25 postings, sessions, turns
+    sessions    each session as one BM25 document (a question's words spread over a conversation)
     vectors     the per-user in-memory matrix (no SQLite extensions on this Python)
     temporal    "last Tuesday", "in May", "before the wedding" → date spans
     extraction  deterministic extractors; model_extraction: JSON-grammar extraction

@@ -6,10 +6,13 @@ after inserting and `remove` after superseding; forgetting and erasing drop it, 
 search reloads it from what is left). Each memory gets a slot; per slot it keeps:
 
     ids, kind, session, day        the few columns ranking needs (no SQL per query)
+    after_question                 the previous turn, where it asked something (has a "?")
     speaker                        who said a turn (its "Name: " prefix), by first name
     prev, next                     the neighbouring turns in the same session (-1 if none)
     postings                       term → (slots, term counts): BM25 without scanning rows
     vectors                        the embedding matrix (os1.memory.vectors), row = slot
+    session_docs, session_row      each session as one document (os1.memory.sessions), and
+                                   the row of a memory's session there (-1 if none)
 
 A BM25 query touches only the postings of its terms (numpy over a few thousand entries even
 at 100,000 memories), where FTS5 ranked every row containing a frequent word. Document
@@ -33,6 +36,7 @@ import numpy.typing as npt
 
 from os1.memory.embedder import Vectors
 from os1.memory.lexical import K1, B, idf, tokens
+from os1.memory.sessions import SessionIndex
 from os1.memory.vectors import Scores, VectorIndex
 
 Slots = npt.NDArray[np.int64]
@@ -83,9 +87,12 @@ class MemoryIndex:
 
     def _reset(self) -> None:
         self.vectors = VectorIndex(self._dim)
+        self.session_docs = SessionIndex()
+        self._session_row = _Column(np.int64, -1)
         self._ids = _Column(np.int64, -1)
         self._alive = _Column(np.bool_)
         self._turn = _Column(np.bool_)
+        self._after_question = _Column(np.int64, -1)
         self._session = _Column(np.int64, -1)
         self._day = _Column(np.int64)
         self._length = _Column(np.float32)
@@ -94,7 +101,7 @@ class MemoryIndex:
         self._speaker = _Column(np.int64, -1)
         self._speakers: dict[str, int] = {}  # a speaker's first name (stemmed) → its number
         self._slot_of: dict[int, int] = {}
-        self._last_turn: dict[int, int] = {}  # session → slot of its latest turn
+        self._last_turn: dict[int, tuple[int, bool]] = {}  # session → its latest turn: slot, asks
         self._postings: dict[str, tuple[array[int], array[int]]] = {}
         self._total_length = 0.0
 
@@ -158,6 +165,7 @@ class MemoryIndex:
             self._ids.append(entry.id)
             self._alive.append(True)
             self._turn.append(entry.kind == "turn")
+            self._after_question.append(-1)
             self._session.append(-1 if entry.session_id is None else entry.session_id)
             self._day.append(entry.day.toordinal())
             self._length.append(len(words))
@@ -166,12 +174,16 @@ class MemoryIndex:
             self._next.append(-1)
             self._speaker.append(self._speaker_of(entry))
             self._slot_of[entry.id] = slot
+            self._session_row.append(self.session_docs.find(entry.session_id))
             if entry.kind == "turn" and entry.session_id is not None:
-                before = self._last_turn.get(entry.session_id)
-                if before is not None:
+                self._session_row[slot] = self.session_docs.add(entry.session_id, words)
+                before, asked = self._last_turn.get(entry.session_id, (-1, False))
+                if before >= 0:
                     self._prev[slot] = before
                     self._next[before] = slot
-                self._last_turn[entry.session_id] = slot
+                    if asked:
+                        self._after_question[slot] = before
+                self._last_turn[entry.session_id] = (slot, "?" in entry.text)
             for term, count in Counter(words).items():
                 posting = self._postings.get(term)
                 if posting is None:
@@ -222,6 +234,18 @@ class MemoryIndex:
         posting = self._postings.get(term)
         return idf(self._ids.size, len(posting[0])) if posting else 0.0
 
+    def session_bm25(self, terms: Sequence[str]) -> Scores:
+        """BM25 of every session's document (by `session_docs` row) for stemmed `terms`."""
+        self._ensure()
+        with self._lock:
+            return self.session_docs.bm25(terms)
+
+    @property
+    def speaker_names(self) -> frozenset[str]:
+        """The (stemmed) first names of everyone who spoke a turn."""
+        self._ensure()
+        return frozenset(self._speakers)
+
     def spoken_by_named(self, query: str) -> npt.NDArray[np.bool_]:
         """Which slots are turns spoken by someone the query names ("what did Anna say")."""
         self._ensure()
@@ -248,6 +272,12 @@ class MemoryIndex:
         return self._session.view.astype(np.int64, copy=False)
 
     @property
+    def session_rows(self) -> Slots:
+        """The row in `session_docs` of every slot's session (-1: none, or none with turns)."""
+        self._ensure()
+        return self._session_row.view.astype(np.int64, copy=False)
+
+    @property
     def days(self) -> Slots:
         self._ensure()
         return self._day.view.astype(np.int64, copy=False)
@@ -259,6 +289,13 @@ class MemoryIndex:
         return self._prev.view.astype(np.int64, copy=False), self._next.view.astype(
             np.int64, copy=False
         )
+
+    @property
+    def after_question(self) -> Slots:
+        """The previous turn's slot where it asked something (this turn is likely the answer),
+        else -1."""
+        self._ensure()
+        return self._after_question.view.astype(np.int64, copy=False)
 
     @property
     def turns(self) -> npt.NDArray[np.bool_]:

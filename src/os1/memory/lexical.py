@@ -27,9 +27,10 @@ _STOP = (
     "ourselves out over own same she should so some such than that the their theirs them "
     "themselves then there these they this those through to too under until up very was we "
     "were what when where which while who whom why will with would you your yours yourself "
-    "yourselves s t don ll ve re m d tell know remember thing things "
+    "yourselves s t don ll ve re m d "
 )
-STOPWORDS = frozenset(_STOP.split())
+ENGLISH_STOPWORDS = frozenset(_STOP.split())  # the usual English list (NLTK's core)
+STOPWORDS = ENGLISH_STOPWORDS | {"tell", "know", "remember", "thing", "things"}  # + chat words
 
 
 @lru_cache(maxsize=200_000)
@@ -51,4 +52,4 @@ def idf(docs: int, containing: int) -> float:
     return math.log(1.0 + (docs - containing + 0.5) / (containing + 0.5))
 
 
-__all__ = ["K1", "STOPWORDS", "B", "idf", "stem", "tokens"]
+__all__ = ["ENGLISH_STOPWORDS", "K1", "STOPWORDS", "B", "idf", "stem", "tokens"]

@@ -4,10 +4,16 @@
            └─ cosine over the vector matrix ── (s − mean) / (best − mean) ───┤ LEXICAL + DENSE·s
                                                                               │
     + NEIGHBOUR × the better of the previous / next turn's score (answers span two turns)
+    + ANSWER × the previous turn's score when that turn asked something: "How long have you
+                 had them?" matches the question, "Three years now!" is the answer
     + SESSION  × the best score in the memory's session / the best overall (conversations
                  are about something: a turn in the session that matches best is worth more;
                  computed over the SESSION_POOL best slots)
-    + SPEAKER  for turns spoken by a person the query names ("what did Anna say about…")
+    + SESSION_DOC × BM25 of the memory's whole session as one document / the best session's
+                 (the words of a question are often spread over the conversation that answers it)
+    + SPEAKER  for turns spoken by a person the query names ("what did Anna say about…"); in
+                 the BM25 query a speaker's name weighs only NAME (every turn they said carries
+                 it, so short turns that merely name them would otherwise crowd out the answer)
     + SPAN × min(1, SPAN_DAYS / width) when the memory's day falls in the query's time
                  expression: a day ("last Tuesday") counts fully, a year or "after the wedding"
                  (open-ended) barely
@@ -26,12 +32,16 @@ in-memory `MemoryIndex` over all slots with numpy, then only the top k rows are 
 SQLite. For large indexes the dense scores are approximate (os1.memory.vectors) and the best
 `RESCORE` candidates are rescored exactly. Time boosts rather than filters, so a wrong reading
 of a date cannot hide the answer. Superseded facts are never in the index (history stays
-reachable through `show`).
+reachable through `show`). Measured on LoCoMo and left out: the session's centroid embedding as
+a session score, embedding each turn together with the one before it (no gain once ANSWER is
+in, at twice the ingest cost), and MMR-like diversity across sessions in the top k (it cost
+single-hop questions more than it gained multi-hop ones).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 
 import numpy as np
@@ -44,18 +54,24 @@ from os1.memory.store import MemoryStore
 from os1.memory.temporal import Span, resolve
 from os1.memory.vectors import Scores
 
-DENSE = 0.6
-NEIGHBOUR = 0.5
-SESSION = 0.6
-SPAN = 1.0
+DENSE = 0.8
+NEIGHBOUR = 0.4
+ANSWER = 0.3
+SESSION = 0.3
+SPAN = 1.5
 SPEAKER = 0.5
 SPAN_DAYS = 7
 RESCORE = 400
 SESSION_POOL = 1000
+SESSION_DOC = 0.3
+NAME = 0.2
 FEEDBACK_DOCS = 10
 FEEDBACK_TERMS = 20
-FEEDBACK_LEXICAL = 0.3
+FEEDBACK_LEXICAL = 0.5
 FEEDBACK_FLOOR = 0.1
+# The query is embedded on this thread while the lexical and time legs run on the caller's: the
+# model (~6 ms) and numpy both release the GIL, so on two cores the legs overlap.
+_EMBED = ThreadPoolExecutor(max_workers=1, thread_name_prefix="os1-query-embedding")
 
 
 class Retriever:
@@ -88,11 +104,12 @@ class Retriever:
         neighbours: bool = True,
     ) -> list[Hit]:
         index = self.index
-        lexical = index.bm25(query)
-        n = len(lexical)
-        if n == 0 or k <= 0:
+        if k <= 0 or len(index) == 0:
             return []
-        vector = self.store.embedder.embed([query])[0]
+        embedding = _EMBED.submit(self.store.embedder.embed, [query])  # meanwhile, the rest
+        speakers = index.speaker_names
+        words = tokens(query)
+        lexical = index.bm25_terms({t: NAME if t in speakers else 1.0 for t in words})
         boost = SPEAKER * index.spoken_by_named(query).astype(np.float32)
         span = self.span(query, now)
         if span is not None:
@@ -103,7 +120,8 @@ class Retriever:
         hidden = ~index.alive
         if exclude_session is not None:
             hidden |= index.sessions == exclude_session
-        base = self._dense(vector, _unit(lexical)) + boost
+        base = boost + self._sessions(words)
+        base += self._dense(embedding.result()[0], _unit(lexical))
         scores = self._context(_unit(lexical) + base, neighbours)
         if FEEDBACK_DOCS:  # second pass: the query plus the words of the first pass's best
             top = _top(np.where(hidden, -np.inf, scores), FEEDBACK_DOCS)
@@ -134,13 +152,22 @@ class Retriever:
         top = float(dense.max())
         return DENSE * (dense - mean) / max(top - mean, 1e-6)
 
+    def _sessions(self, words: list[str]) -> Scores:
+        """SESSION_DOC × how well each memory's whole session matches (BM25 with the session as
+        one document, over the best session's)."""
+        index = self.index
+        by_row = np.append(_unit(index.session_bm25(words)), np.float32(0))  # row -1 reads 0
+        boost: Scores = SESSION_DOC * by_row[index.session_rows]
+        return boost
+
     def _context(self, scores: Scores, neighbours: bool) -> Scores:
         """Add the neighbouring turns' and the session's scores to each memory's own."""
         index = self.index
         if neighbours:
             prev, nxt = index.neighbours
-            padded = np.append(scores, 0.0)  # slot -1 reads the 0 at the end
-            scores = scores + NEIGHBOUR * np.maximum(padded[prev], padded[nxt])
+            padded = np.append(scores, np.float32(0))  # slot -1 reads the 0 at the end
+            answer = ANSWER * padded[index.after_question]  # of a turn that asked something
+            scores = scores + NEIGHBOUR * np.maximum(padded[prev], padded[nxt]) + answer
         sessions = index.sessions
         pool = _top(scores, SESSION_POOL)
         pool = pool[sessions[pool] >= 0]

@@ -1,7 +1,9 @@
 """Time words to date ranges: "last Tuesday", "in May", "3 days ago", "before the wedding".
 
 `resolve(text, today)` finds the first time expression in a query and returns the inclusive
-range of days it means (a `Span`), or None. Past is preferred for queries ("in May" in March
+range of days it means (a `Span`), or None; one that names a year wins over relative ones
+("what did she finish last Friday, on 23 January 2022?" means the dated day, not a Friday
+before today). Past is preferred for queries ("in May" in March
 means last May). Event anchors ("before/after the X") need the memory: the caller passes
 `anchor(words) -> date | None`, which finds when X happened. `event_day(text, said_on)` does the
 same for statements ("we met yesterday", "the party is next Friday"): the day a sentence refers
@@ -163,6 +165,7 @@ def _rules(
     ]
 
 
+_YEAR = re.compile(r"\b\d{4}\b")
 _ANCHOR = re.compile(
     r"\b(before|after|since|until) (?:the |my |our |his |her |their )?"
     r"([a-z][\w' -]{2,40}?)(?=[?.!,]|$| and | or | when )"
@@ -190,7 +193,8 @@ def resolve(text: str, today: date, anchor: Anchor | None = None) -> Span | None
                     else Span(when + timedelta(days=1), LATEST, m.group(0))
                 )
                 found.append((m.start(), span))
-    return min(found, key=lambda f: f[0])[1] if found else None
+    dated = [f for f in found if _YEAR.search(f[1].words)]
+    return min(dated or found, key=lambda f: f[0])[1] if found else None
 
 
 def event_day(text: str, said_on: date) -> date | None:

@@ -6,12 +6,18 @@ translated here, in one place: a UserError becomes its one sentence with a 4xx/5
 (NotFound 404, rate limits and "busy" 429 with Retry-After, an unavailable backend 503);
 anything else is a bug and propagates. The interactive docs pages are off (they load scripts
 from a CDN); the OpenAPI schema is at /api/openapi.json.
+
+Storage calls of the conversation run off the event loop (os1.storage.offload) on the loop's
+default executor, which the lifespan sizes to `settings.store_threads`: a commit waits for the
+disk, and the commits of different users should overlap rather than queue behind one another.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -51,8 +57,13 @@ def build_api(server: Server) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         server.auth.purge_expired()
-        yield
-        server.close()
+        store_pool = ThreadPoolExecutor(server.settings.store_threads, "os1-store")
+        asyncio.get_running_loop().set_default_executor(store_pool)
+        try:
+            yield
+        finally:
+            store_pool.shutdown(wait=True)
+            server.close()
 
     api = FastAPI(
         title="os1",

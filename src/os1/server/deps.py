@@ -20,6 +20,7 @@ from starlette.requests import HTTPConnection
 from os1.errors import NotFound
 from os1.server.state import Server
 from os1.storage.accounts import User
+from os1.storage.offload import off_loop
 from os1.storage.user_store import UserStore
 
 SESSION_COOKIE = "os1_session"
@@ -83,7 +84,7 @@ def _user(server: Server, user_id: str) -> User:
 
 
 async def current_principal(request: Request) -> Principal:
-    principal = authenticate(request)
+    principal = await off_loop(authenticate, request)  # registry reads stay off the event loop
     if principal is None:
         raise unauthorized()
     if principal.via == "cookie" and request.method not in SAFE_METHODS:

@@ -23,6 +23,7 @@ class ServerSettings:
     sign_in_per_minute: float = 10.0  # password attempts per client address
     sign_in_burst: int = 10
     send_timeout_s: float = 10.0  # a client that cannot take a frame for this long is dropped
+    store_threads: int = 16  # threads per worker for storage calls (commits wait for the disk)
     argon2_time_cost: int = 3  # Argon2id cost (RFC 9106 low-memory profile by default)
     argon2_memory_kib: int = 64 * 1024
     argon2_parallelism: int = 4

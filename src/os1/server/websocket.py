@@ -61,6 +61,7 @@ from os1.server.deps import Principal, authenticate, same_origin, server_of
 from os1.server.ratelimit import RateLimited
 from os1.server.state import Server
 from os1.server.wire import encode, event_frame
+from os1.storage.offload import off_loop
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -125,13 +126,13 @@ class Conversation:
     async def error(self, message: str, code: str, **extra: Any) -> None:
         await self.send({"type": "error", "message": message, "code": code, **extra})
 
-    def context(self) -> TurnContext:
+    async def context(self) -> TurnContext:
         if self.ctx is None:
-            self.ctx = self.server.runtime.context(self.user, "web")
+            self.ctx = await self.server.open_context(self.user, "web")
         return self.ctx
 
     async def serve(self) -> None:
-        identity = self.server.accounts.open_store(self.user).get_identity()
+        identity = await off_loop(lambda: self.server.accounts.open_store(self.user).get_identity())
         await self.send(
             {
                 "type": "ready",
@@ -210,7 +211,7 @@ class Conversation:
         started: int | None = None
         parts: list[str] = []
         try:
-            ctx = self.context()
+            ctx = await self.context()
             async with aclosing(run_turn(ctx, text)) as events:
                 async for event in events:
                     extra: dict[str, Any] = {}
@@ -269,7 +270,7 @@ async def admit(ws: WebSocket) -> Principal | None:
         await ws.close(1008, "Cross-site connections are not allowed.")  # before accept: 403
         return None
     try:
-        principal = authenticate(ws)
+        principal = await off_loop(authenticate, ws)
         if principal is not None:
             server.request_limits.check(f"user:{principal.user.id}")
     except (HTTPException, RateLimited) as e:

@@ -5,7 +5,9 @@ mode with synchronous=FULL (a committed transaction survives power loss), foreig
 secure_delete on (forgotten text is overwritten, not left in free pages). Migrations are named
 SQL files applied in order and recorded; they are append-only: never edit an applied one.
 Engine errors that a user can act on (disk full, read-only or unopenable directory) become one
-StorageError sentence.
+StorageError sentence. A process keeps a bounded number of SQLite connections open
+(os1.storage.open_files): an idle database may be closed behind its owner's back and reopens,
+without migrating again, on its next use; `close()` is final.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from os1.errors import StorageError
+from os1.storage.open_files import PROCESS_FILES, OpenFiles
 
 Params = Sequence[Any]
 
@@ -64,8 +67,9 @@ def _storage_error(e: sqlite3.Error, where: Path) -> StorageError:
 class SqliteDatabase:
     dialect: Literal["sqlite"] = "sqlite"
 
-    def __init__(self, path: Path, migrations: str) -> None:
+    def __init__(self, path: Path, migrations: str, files: OpenFiles = PROCESS_FILES) -> None:
         self.path = path
+        self.files = files
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -73,9 +77,18 @@ class SqliteDatabase:
                 f"os1 cannot create its data directory {path.parent} ({e.strerror})."
             ) from None
         self._lock = threading.RLock()
-        with self._errors():
-            self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self._conn.row_factory = sqlite3.Row
+        self._conn: sqlite3.Connection | None = None
+        self._closed = False
+        with self._lock, self._errors():
+            self._migrate(self._connection(), migrations)
+
+    def _connection(self) -> sqlite3.Connection:
+        """The open connection (reopened if the budget closed it); call with the lock held."""
+        if self._closed:
+            raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+        if self._conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
             for pragma in (
                 "journal_mode=WAL",
                 "synchronous=FULL",
@@ -83,8 +96,24 @@ class SqliteDatabase:
                 "busy_timeout=10000",
                 "secure_delete=ON",
             ):
-                self._conn.execute(f"PRAGMA {pragma}")
-            self._migrate(migrations)
+                conn.execute(f"PRAGMA {pragma}")
+            self._conn = conn
+        self.files.opened(self)
+        return self._conn
+
+    def release(self) -> bool:
+        """Close the connection if no one is using it (the open-file budget asks)."""
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            if self._conn is not None:
+                if self._conn.in_transaction:
+                    return False
+                self._conn.close()
+                self._conn = None
+            return True
+        finally:
+            self._lock.release()
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
@@ -95,52 +124,58 @@ class SqliteDatabase:
 
     def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
         with self._lock, self._errors():
-            return [dict(row) for row in self._conn.execute(sql, params)]
+            return [dict(row) for row in self._connection().execute(sql, params)]
 
     def execute(self, sql: str, params: Params = ()) -> int:
         with self._lock, self._errors():
-            cursor = self._conn.execute(sql, params)
+            cursor = self._connection().execute(sql, params)
             is_insert = sql.lstrip()[:6].upper() == "INSERT"
             return int(cursor.lastrowid or 0) if is_insert else cursor.rowcount
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         with self._lock:
-            if self._conn.in_transaction:  # nested: join the outer transaction
+            with self._errors():
+                conn = self._connection()
+            if conn.in_transaction:  # nested: join the outer transaction
                 yield
                 return
             with self._errors():
-                self._conn.execute("BEGIN IMMEDIATE")
+                conn.execute("BEGIN IMMEDIATE")
             try:
                 yield
             except BaseException:
                 with contextlib.suppress(sqlite3.Error):
-                    self._conn.execute("ROLLBACK")
+                    conn.execute("ROLLBACK")
                 raise
             with self._errors():
-                self._conn.execute("COMMIT")
+                conn.execute("COMMIT")
 
     def executescript(self, sql: str) -> None:
         with self._lock, self._errors():
-            self._conn.executescript(sql)
+            self._connection().executescript(sql)
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            self._closed = True
+            self.files.closed(self)
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
-    def _migrate(self, family: str) -> None:
+    def _migrate(self, conn: sqlite3.Connection, family: str) -> None:
         """Apply the named SQL files under migrations/sqlite/<family>/ not yet recorded."""
-        self._conn.execute(
+        conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
         )
-        done = {r[0] for r in self._conn.execute("SELECT name FROM schema_migrations")}
+        done = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
         folder = resources.files("os1.storage") / "migrations" / "sqlite" / family
         for item in sorted(folder.iterdir(), key=lambda p: p.name):
             name = item.name
             if not name.endswith(".sql") or name in done:
                 continue
             script = item.read_text(encoding="utf-8")
-            self._conn.executescript(
+            conn.executescript(
                 "BEGIN IMMEDIATE;\n"
                 + script
                 + f"\nINSERT INTO schema_migrations VALUES ('{name}', '{utcnow()}');\nCOMMIT;"

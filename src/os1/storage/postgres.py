@@ -71,7 +71,7 @@ class PostgresPool:
     """The process's connections to one database, plus what the schema looks like."""
 
     def __init__(
-        self, url: str, *, owner_url: str | None = None, min_size: int = 1, max_size: int = 10
+        self, url: str, *, owner_url: str | None = None, min_size: int = 1, max_size: int = 16
     ) -> None:
         _require_psycopg()
         self.url = url

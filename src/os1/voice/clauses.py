@@ -6,13 +6,19 @@ the rest. A piece ends at sentence punctuation, or at a clause mark (, ; : —) 
 gets sound out sooner), and a long run without punctuation is cut at `max_words` words
 (`first_max_words` for the first piece, so the first sound never waits for a long sentence).
 A period inside a number ("3.5") or after a single capital ("J.") does not end a piece.
+
+Models stream words with their leading space (" well", ","), so a piece ends as soon as its
+punctuation arrives, not one token later when the next word's space does; only a mark that
+may still be inside a number or an abbreviation ("3." "1," "e.") waits for what follows. A
+long run is cut at its last complete word, for the same reason.
 """
 
 from __future__ import annotations
 
 import re
 
-_END = re.compile(r"([.!?…]+[\"')\]]*)(\s+)|([,;:—–]+)(\s+)|(\n+)")
+_END = re.compile(r"([.!?…]+[\"')\]]*)(\s+|$)|([,;:—–]+)(\s+|$)|(\n+)")
+_UNSURE = re.compile(r"(?:\d[.,]|\b\w\.)$")  # at the end of what has arrived: wait
 _ABBREVIATION = re.compile(r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|St|vs|etc|e\.g|i\.e))\.$")
 
 
@@ -21,7 +27,7 @@ class ClauseSplitter:
         self,
         *,
         first_min_words: int = 1,
-        first_max_words: int = 8,
+        first_max_words: int = 5,
         min_words: int = 4,
         max_words: int = 24,
     ) -> None:
@@ -43,18 +49,22 @@ class ClauseSplitter:
             needed = self.first_min_words if self._emitted == 0 else self.min_words
             if sentence_end and m.group(1) and _ABBREVIATION.search(candidate):
                 continue
+            if m.end() == len(self._buffer) and _UNSURE.search(candidate):
+                continue
             if sentence_end or words >= needed:
                 if candidate:
                     pieces.append(candidate)
                     self._emitted += 1
                 start = m.end()
         self._buffer = self._buffer[start:]
-        rest = self._buffer.split()
+        run = self._buffer.split()
+        # the last word may go on in the next delta
+        partial = "" if self._buffer[-1:].isspace() or not run else run.pop()
         limit = self.first_max_words if self._emitted == 0 else self.max_words
-        if len(rest) > limit and self._buffer[-1:].isspace():
-            pieces.append(" ".join(rest))
+        if len(run) > limit:
+            pieces.append(" ".join(run))
             self._emitted += 1
-            self._buffer = ""
+            self._buffer = partial
         return pieces
 
     def flush(self) -> list[str]:

@@ -122,6 +122,11 @@ class Listener:
         self._reset_utterance()
         return ended
 
+    def so_far(self) -> Audio:
+        """The utterance in progress up to its last voiced frame (what an Endpoint would carry
+        now)."""
+        return self._endpoint(forced=False).audio
+
     def _endpoint(self, *, forced: bool) -> Endpoint:
         kept = self._frames[: min(len(self._frames), self._kept + 1)]
         audio = Audio(np.concatenate(kept).astype(np.float32), STT_RATE)

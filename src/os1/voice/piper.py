@@ -5,6 +5,10 @@ voice a user supplies plugs in by path. We implement Piper's small inference con
 instead of importing piper-tts (GPL-3.0): text -> espeak IPA per punctuated chunk ->
 ids through the voice's `phoneme_id_map` (BOS, PAD after every phoneme, EOS) -> the VITS model
 with `scales` = (noise, length, noise_w) from the voice's config -> float audio.
+
+The two noise scales make every rendering slightly different (that is the voice's natural
+sound). `noise=False` zeroes them: the same text gives the same audio every time, which test
+fixtures need (Whisper's transcript of them is then reproducible too).
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ def joe_voice() -> tuple[Path, Path]:
 
 
 class PiperTts:
-    def __init__(self, model: Path, config: Path, *, threads: int = 1) -> None:
+    def __init__(self, model: Path, config: Path, *, threads: int = 1, noise: bool = True) -> None:
         import onnxruntime
 
         try:
@@ -50,9 +54,9 @@ class PiperTts:
         self.espeak_voice = str(self.config.get("espeak", {}).get("voice", "en-us"))
         self.scales = np.array(
             [
-                inference.get("noise_scale", 0.667),
+                inference.get("noise_scale", 0.667) if noise else 0.0,
                 inference.get("length_scale", 1.0),
-                inference.get("noise_w", 0.8),
+                inference.get("noise_w", 0.8) if noise else 0.0,
             ],
             dtype=np.float32,
         )

@@ -30,10 +30,18 @@ clause, while the model keeps generating -> frames.
 Speculation (latency): 128 ms into a pause the utterance so far is transcribed in a thread (a
 guess). The words decide the endpoint: a question ends it at once; a trailing "and", "um" or
 comma waits longer; a statement waits a little longer than the plain hangover, as a comma
-pause would. With an embedded model, the prompt the guess would make is evaluated meanwhile
-(`prewarm(ctx, text)`: nothing is stored), so the reply starts on a warm cache. If the person
-goes on, the guess is kept as the start of the utterance and only the rest is transcribed.
-run_turn only ever sees the final text; nothing speculative is stored.
+pause would. With an embedded model, the prompt the guess would make is evaluated while the
+endpoint waits (`prewarm(ctx, text)`: nothing is stored; the prefill gives the model up to the
+real turn within a chunk of tokens), so when the final text equals or extends the guess the
+reply only evaluates what differs. If the person goes on, the guess is kept as the start of
+the utterance and only the rest is transcribed. While the person talks, what they have said
+so far is transcribed about once a second and its prompt evaluated the same way, so a
+question that ends at once finds most of its words already in the cache (at a pause that
+prefill stops: the guess's transcription needs the cores). run_turn only ever sees the final
+text; nothing speculative is stored.
+
+First sound: the model and the TTS share the CPU, so generation pauses between tokens while
+the reply's first piece is synthesised (the rest has that piece's playback time to catch up).
 
 Barge-in = an Onset while a reply is
 generating or playing: data frames are dropped, the reply task is cancelled (run_turn stops,
@@ -46,14 +54,14 @@ import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator, Coroutine
-from contextlib import aclosing
+from contextlib import AbstractContextManager, aclosing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from os1.context import TurnContext
-from os1.conversation import prewarm, run_turn
+from os1.conversation import prewarm, prompt_cache, run_turn
 from os1.errors import UserError
 from os1.events import (
     ErrorEvent,
@@ -84,6 +92,8 @@ from os1.voice.listener import Endpoint, Listener, ListenSettings, Onset, Pause,
 from os1.voice.prosody import Prosody, measure
 
 DIDNT_CATCH = "Sorry, I didn't catch that."
+FOLLOW_EVERY = STT_RATE  # new speech between transcripts taken while the person talks
+FOLLOW_MAX = 10 * STT_RATE  # ... while what is transcribed fits Whisper's short window
 ECHO_DELAY = STT_RATE // 10  # the echo may lag what we hand out by up to 100 ms
 
 
@@ -130,12 +140,12 @@ def join_heard(first: str, rest: str) -> str:
     return f"{first} {rest}"
 
 
-def _caches_prompts(ctx: TurnContext) -> bool:
-    """Only the embedded model keeps the previous prompt evaluated (a shared server's fair
-    queue is not spent on guesses)."""
-    from os1.backends.llamacpp import LlamaCppBackend
+@runtime_checkable
+class _SharesCores(Protocol):
+    """A backend computing on this machine's cores, which can hold generation between tokens
+    (the embedded model)."""
 
-    return isinstance(ctx.backend, LlamaCppBackend)
+    def yield_cores(self) -> AbstractContextManager[None]: ...
 
 
 @dataclass
@@ -186,8 +196,13 @@ class VoiceSession:
         self._carry: tuple[Audio, str | None] | None = None
         self._guess: _Guess | None = None
         self._heard = ("", 0)  # the utterance in progress: text of its parts so far, samples
-        self._warm = _caches_prompts(ctx)
+        # Only the embedded model keeps the previous prompt evaluated (a remote server's queue
+        # is not spent on guesses); the fair queue in front of it is looked through.
+        self._model = prompt_cache(ctx.backend)
+        self._warm = self._model is not None
         self._warming: asyncio.Task[None] | None = None
+        self._following: asyncio.Future[str] | None = None
+        self._followed = 0  # samples of the utterance in progress the last follow-up covered
 
     # --- input ------------------------------------------------------------------------------
 
@@ -212,6 +227,8 @@ class VoiceSession:
             reference = self._reference_rms(self.now)
             for event in self.listener.push(frame, reference, busy=self.busy):
                 self._on_listen(event)
+            if self._warm:
+                self._follow_speech()
             self._announce_ends()
 
     def _announce_ends(self) -> None:
@@ -222,12 +239,15 @@ class VoiceSession:
 
     def _on_listen(self, event: Onset | Pause | Endpoint) -> None:
         if isinstance(event, Onset):
+            self._followed = 0
             self._emit(SpeechStarted(event.start / STT_RATE))
             if self.busy:
                 self._barge_in()
             return
         guess = self._take_guess(event.last_voiced)
         if isinstance(event, Pause):
+            if self._warming is not None:  # the guess needs the cores
+                self._warming.cancel()
             self._start_guess(event)
             return
         self._emit(SpeechEnded(event.last_voiced / STT_RATE))
@@ -259,6 +279,33 @@ class VoiceSession:
             self._heard = (guess.text, guess.cut)
         return None
 
+    def _follow_speech(self) -> None:
+        """While the person talks, transcribe what they have said about once a second and
+        evaluate that prompt, so that at the end only the last words are new to the model."""
+        listener, (prefix, start) = self.listener, self._heard
+        if not listener.speaking or listener.last_voiced != self.now or self.busy:
+            return
+        if self._following is not None and not self._following.done():
+            return
+        if self._guess is not None and not self._guess.words.done():
+            return
+        audio = listener.so_far()
+        part = Audio(audio.samples[start:], STT_RATE)
+        if len(audio.samples) - self._followed < FOLLOW_EVERY or len(part.samples) > FOLLOW_MAX:
+            return
+        self._followed = len(audio.samples)
+        words = asyncio.get_running_loop().run_in_executor(None, self.engines.stt.transcribe, part)
+        self._following = words
+
+        def heard(done: asyncio.Future[str]) -> None:
+            if done.cancelled() or done.exception() is not None or self._closed:
+                return
+            # still talking (in a pause, the guess owns the prefill)
+            if listener.speaking and self.now - listener.last_voiced < FRAME:
+                self._prewarm(join_heard(prefix, done.result()))
+
+        words.add_done_callback(heard)
+
     def _start_guess(self, pause: Pause) -> None:
         prefix, start = self._heard
         part = Audio(pause.audio.samples[start:], STT_RATE)
@@ -287,14 +334,14 @@ class VoiceSession:
             listener.hold(
                 settings.unfinished_hangover_ms if unfinished else settings.statement_hangover_ms
             )
-        # No prefill of the guessed prompt here: a prefill cannot stop mid prompt-evaluation,
-        # so when the person finishes soon after a pause the real turn queued behind it
-        # (first tokens of 1-1.7 s measured with it, on 2 cores).
+        if self._warm:  # the prefill gives way to the real turn within a chunk
+            self._prewarm(text)
 
     def _prewarm(self, text: str) -> None:
-        """Evaluate the prompt ahead (embedded model only; it waits its turn for the model)."""
-        if self._warming is not None and not self._warming.done():
-            return
+        """Evaluate the prompt ahead (embedded model only); a newer guess replaces an older
+        one still being evaluated."""
+        if self._warming is not None:
+            self._warming.cancel()
 
         async def warm() -> None:
             with contextlib.suppress(Exception):  # only an optimisation: the turn reports
@@ -442,6 +489,11 @@ class VoiceSession:
         if len(audio.samples):
             self._play(message_id, text, audio, audio.rate)
 
+    def _cores_to_speech(self) -> AbstractContextManager[None]:
+        if isinstance(self._model, _SharesCores):
+            return self._model.yield_cores()
+        return contextlib.nullcontext()
+
     async def _speak_turn(self, text: str | None, said: Prosody | None) -> None:
         """run_turn, spoken clause by clause while the model is still writing."""
         spoken: asyncio.Queue[_Spoken] = asyncio.Queue()
@@ -476,12 +528,17 @@ class VoiceSession:
                 spoken.put_nowait(None)
 
         async def speak() -> None:
+            first = True
             while (item := await spoken.get()) is not None:
                 if isinstance(item, TurnEnded):  # announced once it has been played out
                     self._unplayed_ends.append(ReplyEnded(item.message_id, item.status, item.text))
                     self._announce_ends()
-                else:
+                    continue
+                # The first sound waits for this synthesis alone; the rest of the reply has
+                # the first piece's playback time to catch up.
+                with self._cores_to_speech() if first else contextlib.nullcontext():
                     await self._speak(tts, *item)
+                first = False
 
         try:
             async with asyncio.TaskGroup() as group:

@@ -1,0 +1,204 @@
+"""Many users on one embedded model: the serial engine against the batched one, same run.
+
+    .venv/bin/python bench/load_model.py --json bench/results/load_model.json
+
+For 1, 4 and 16 concurrent users, each user holds a short chat (a persona system prompt, then
+`--turns` questions, each asked once the previous reply is complete, the history growing as it
+does in the server) through `FairBackend.for_user(user)`, exactly as the server hands the model
+to a turn. Two engines on the same GGUF, in one process:
+  * serial: `LlamaCppBackend` behind `FairBackend(slots=1)` (one generation at a time);
+  * batched: `BatchedLlamaBackend(slots=--slots)` behind `FairBackend(slots=--slots)`
+    (16 users exceed the slots: the fair queue holds the rest).
+Reported per engine and user count: aggregate tokens/s (reply tokens, counted by re-tokenising
+the reply text the same way for both engines, over the wall time of the level) and p95 time to
+first token (from the request, queueing included), with their ratios to one user of the same
+engine. Levels and engines alternate within each repeat, so a noisy neighbour on the shared
+cores falls on all of them. Sampling: temperature 0.7 with a fixed seed per turn, as the server
+samples.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from contextlib import aclosing
+from pathlib import Path
+from typing import Any
+
+# Both engines in the same OpenMP conditions: the one BatchedLlamaBackend asks for (it must be
+# set before llama_cpp loads libgomp, and the serial engine loads first).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "src")]
+
+from os1.backends.base import Backend, GenerationOptions  # noqa: E402
+from os1.backends.batched import BatchedLlamaBackend  # noqa: E402
+from os1.backends.fair import FairBackend  # noqa: E402
+from os1.backends.llamacpp import LlamaCppBackend  # noqa: E402
+from os1.config import load_config  # noqa: E402
+from os1.events import TextDelta  # noqa: E402
+from os1.messages import Message  # noqa: E402
+from os1.runtime import resolve_model_path  # noqa: E402
+
+PERSONA = (
+    "You are Samantha, a warm and curious companion who lives on this person's computer. You "
+    "remember what they tell you, you ask one thoughtful question at a time, and you keep your "
+    "replies short, kind and concrete. You never pretend to have done things you cannot do. "
+    "When they are stressed you slow down; when they are excited you share it. "
+    "You are talking with {name}."
+)
+QUESTIONS = [
+    "Hi! I had a long day at work and I'm a bit tired.",
+    "Can you suggest something relaxing I could cook for dinner tonight?",
+    "Thanks. Also, remind me why sleep matters so much for memory?",
+    "What is one small thing I could do tomorrow morning to start the day better?",
+]
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def chat(
+    backend: Backend, name: str, turns: int, max_tokens: int, seed: int
+) -> tuple[list[float], int]:
+    """One user's conversation: the time to first token of each turn, and reply tokens."""
+    history = [Message("system", PERSONA.format(name=name))]
+    ttfts: list[float] = []
+    tokens = 0
+    for turn in range(turns):
+        history.append(Message("user", QUESTIONS[turn % len(QUESTIONS)]))
+        options = GenerationOptions(max_tokens=max_tokens, temperature=0.7, seed=seed + turn)
+        start = time.monotonic()
+        first: float | None = None
+        parts: list[str] = []
+        async with aclosing(backend.stream(history, options)) as events:
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    if first is None:
+                        first = time.monotonic() - start
+                    parts.append(event.text)
+        reply = "".join(parts)
+        ttfts.append(first if first is not None else time.monotonic() - start)
+        tokens += backend.count_tokens(reply) if reply else 0
+        history.append(Message("assistant", reply))
+    return ttfts, tokens
+
+
+async def level(fair: FairBackend, users: int, round_: int, args: argparse.Namespace) -> Any:
+    start = time.monotonic()
+    results = await asyncio.gather(
+        *(
+            chat(fair.for_user(f"u{i}"), f"User{round_}x{i}", args.turns, args.tokens, 100 * i)
+            for i in range(users)
+        )
+    )
+    wall = time.monotonic() - start
+    return wall, sum(t for _, t in results), [f for ttfts, _ in results for f in ttfts]
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    path = resolve_model_path(load_config(model=args.model))
+    threads = args.threads or os.cpu_count() or 2
+    engines: dict[str, FairBackend] = {
+        "serial": FairBackend(
+            LlamaCppBackend(path, n_ctx=args.n_ctx, n_threads=threads),
+            slots=1,
+            per_user=4,
+            total=256,
+            max_wait=3600,
+        ),
+        "batched": FairBackend(
+            BatchedLlamaBackend(path, slots=args.slots, n_ctx=args.n_ctx, n_threads=threads),
+            slots=args.slots,
+            per_user=4,
+            total=256,
+            max_wait=3600,
+        ),
+    }
+    levels = [int(x) for x in args.users.split(",")]
+    totals = {e: {n: [0.0, 0, []] for n in levels} for e in engines}  # wall, tokens, ttfts
+    try:
+        for fair in engines.values():  # warm up: page the weights in, first-use costs
+            await chat(fair, "Warmup", 1, 8, 1)
+        for round_ in range(args.repeats):
+            order = list(engines) if round_ % 2 == 0 else list(reversed(engines))
+            for n in levels:
+                for name in order:
+                    wall, tokens, ttfts = await level(engines[name], n, round_, args)
+                    row = totals[name][n]
+                    row[0] += wall
+                    row[1] += tokens
+                    row[2] += ttfts
+                    print(
+                        f"round {round_} {name:7} users={n:2}: {tokens / wall:6.2f} tok/s, "
+                        f"ttft p95 {pct(ttfts, 0.95) * 1000:7.0f} ms",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+    finally:
+        for fair in engines.values():
+            fair.close()
+    rows: dict[str, dict[str, dict[str, float]]] = {}
+    for name, by_n in totals.items():
+        tps = {n: by_n[n][1] / by_n[n][0] for n in levels}
+        p95 = {n: pct(by_n[n][2], 0.95) * 1000 for n in levels}
+        base = levels[0]
+        rows[name] = {
+            str(n): {
+                "tokens_per_s": round(tps[n], 2),
+                "throughput_ratio": round(tps[n] / tps[base], 2),
+                "ttft_ms_p95": round(p95[n], 1),
+                "ttft_p95_ratio": round(p95[n] / p95[base], 2),
+                "turns": len(by_n[n][2]),
+            }
+            for n in levels
+        }
+    four = str(4) if 4 in levels else str(levels[-1])
+    return {
+        "engine": {
+            "serial": "LlamaCppBackend (llama-cpp-python Llama), FairBackend slots=1",
+            "batched": f"BatchedLlamaBackend slots={args.slots}, FairBackend slots={args.slots}",
+        },
+        "model": args.model,
+        "cpus": os.cpu_count(),
+        "threads": threads,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "users": levels,
+        "turns_per_user": args.turns,
+        "max_tokens": args.tokens,
+        "repeats": args.repeats,
+        "tokens_per_s": {e: {n: r["tokens_per_s"] for n, r in rows[e].items()} for e in rows},
+        "throughput_ratio_4": {e: rows[e][four]["throughput_ratio"] for e in rows},
+        "ttft_ms_p95": {e: {n: r["ttft_ms_p95"] for n, r in rows[e].items()} for e in rows},
+        "by_engine": rows,
+    }
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--model", default="default", help="a profile (default, fast, tiny) or a GGUF")
+    p.add_argument("--users", default="1,4,16")
+    p.add_argument("--turns", type=int, default=3, help="chat turns per user")
+    p.add_argument("--tokens", type=int, default=48, help="max tokens per reply")
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--slots", type=int, default=4, help="the batched engine's slots")
+    p.add_argument("--threads", type=int, help="llama.cpp threads (default: all cores)")
+    p.add_argument("--n-ctx", type=int, default=2048, help="context per user (per slot)")
+    p.add_argument("--json", type=Path, help="write the results here")
+    args = p.parse_args()
+    summary = asyncio.run(run(args))
+    text = json.dumps(summary, indent=1)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,287 @@
+"""The embedded model for many users at once: continuous batching on llama.cpp's batch API.
+
+`BatchedLlamaBackend(path, slots=N)` holds one llama context with N sequences (`n_seq_max=N`,
+a KV cache of N x `n_ctx` tokens) and one engine thread. Each step of the engine puts every
+generating slot's next token, plus a chunk (`prompt_chunk` tokens) of each prompt still being
+evaluated, into one `llama_decode`, then samples each slot's next token from its own row of
+logits. On CPU, decoding is bound by streaming the weights once per step, so N sequences per
+step cost little more than one: aggregate throughput grows with the number of users, and a
+new user's prompt is spread over several steps instead of stalling the others.
+
+Invariants: only the engine thread touches the context, the batch and the slots; callers
+hand it `Job`s (os1.backends.slots) through `_pending` under `_cond` and read events from
+their own asyncio queue, so any event loop and any thread may call `stream` (memory's
+extraction thread does). A consumer that stops iterating marks its job cancelled and the
+engine frees the slot at the start of the next step. A job goes to the free slot whose cached
+tokens share the longest prefix with its prompt (llama-server's slot choice), so a user's next
+turn evaluates only its new suffix. The prompt formatting, grammar and sampler are exactly
+`LlamaCppBackend`'s (see os1.backends.slots). More jobs than slots wait in arrival order; put
+`FairBackend(engine, slots=N)` in front for fairness across users. A failed decode fails the
+jobs in flight with `BackendUnavailable` and clears the cache; the engine keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import threading
+from collections import deque
+from collections.abc import AsyncGenerator, Sequence
+from pathlib import Path
+from typing import Any
+
+from os1.backends.base import GenerationOptions
+from os1.backends.llamacpp import _quiet_stderr, check_gguf
+from os1.backends.slots import Job, Slot, choose_slot, common_prefix, prepare_job
+from os1.errors import BackendUnavailable, ModelFileError
+from os1.events import BackendEvent, GenerationDone, TextDelta
+from os1.messages import Message
+
+BATCH_TOKENS = 512  # tokens per llama_decode: all generating slots plus prompt chunks
+# Prompt tokens a slot evaluates per step: larger gets a new user's first token sooner, smaller
+# keeps the others' tokens flowing while it is evaluated.
+PROMPT_CHUNK = 64
+
+
+class BatchedLlamaBackend:
+    supports_schema = True
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        slots: int = 4,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        name: str = "",
+        prompt_chunk: int = PROMPT_CHUNK,
+    ) -> None:
+        if slots < 1 or not 1 <= prompt_chunk <= BATCH_TOKENS - slots:
+            raise ValueError("slots must be at least 1 and prompt_chunk fit in a batch")
+        check_gguf(model_path)
+        # llama.cpp's CPU threads are an OpenMP team whose idle threads by default spin between
+        # decodes, taking the shared cores from the engine thread's sampling (measured: steps
+        # ~4x slower on 2 loaded cores). Let them sleep, unless the user chose a policy; this
+        # only works before the first llama_cpp import loads libgomp.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        import llama_cpp
+        from llama_cpp import Llama
+        from llama_cpp._internals import LlamaContext
+
+        threads = n_threads or os.cpu_count() or 1
+        try:
+            with _quiet_stderr():
+                # The Llama object lends its weights, tokenizer and chat handler; its own small
+                # context is never used for generation.
+                self._llm: Any = Llama(
+                    model_path=str(model_path), n_ctx=256, n_batch=32, n_ubatch=32, verbose=False
+                )
+                params = llama_cpp.llama_context_default_params()
+                params.n_ctx = n_ctx * slots
+                params.n_batch = params.n_ubatch = BATCH_TOKENS
+                params.n_seq_max = slots
+                # A cache per sequence (not kv_unified): each sequence's attention is computed
+                # exactly as it would be alone, so greedy replies do not depend on who else is
+                # being served. The price: llama.cpp may split a step that mixes prompt chunks with
+                # generating slots into several passes over the weights.
+                params.n_threads = params.n_threads_batch = threads
+                params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED  # as Llama
+                self._ctx: Any = LlamaContext(model=self._llm._model, params=params, verbose=False)
+        except (ValueError, RuntimeError) as e:
+            raise ModelFileError(
+                f"The model file {model_path} could not be loaded for {slots} users "
+                f"({str(e).splitlines()[0][:120]})."
+            ) from None
+        self._lib = llama_cpp
+        self._vocab = self._llm._model.vocab
+        self._batch: Any = llama_cpp.llama_batch_init(BATCH_TOKENS, 0, 1)
+        self._piece_buffer = ctypes.create_string_buffer(256)
+        self.name = name or f"gguf:{model_path.name}"
+        self.model_path = model_path
+        self.context_window = llama_cpp.llama_n_ctx_seq(self._ctx.ctx)  # per slot
+        self.prompt_chunk = prompt_chunk
+        self.reused_tokens = 0  # prompt tokens not evaluated thanks to a slot's cached prefix
+        self._slots = [Slot(i) for i in range(slots)]
+        self._pending: deque[Job] = deque()
+        self._admitted = 0
+        self._cond = threading.Condition()
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="os1-batched", daemon=True)
+        self._thread.start()
+
+    # --- the Backend surface (any thread, any event loop) -------------------------------------
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    @property
+    def active(self) -> int:
+        """Slots holding a job now."""
+        return sum(slot.job is not None for slot in self._slots)
+
+    async def stream(
+        self, messages: Sequence[Message], options: GenerationOptions
+    ) -> AsyncGenerator[BackendEvent, None]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[BackendEvent | BaseException] = asyncio.Queue()
+
+        def send(item: BackendEvent | BaseException) -> None:
+            with contextlib.suppress(RuntimeError):  # the consumer's event loop is gone
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        if self._closing:  # the model may be freed already: do not even tokenise
+            raise BackendUnavailable("The embedded model is shutting down.")
+        job = await asyncio.to_thread(prepare_job, self._llm, messages, options, send)
+        if len(job.tokens) >= self.context_window:
+            raise BackendUnavailable(
+                "The conversation no longer fits this model's context window; "
+                "start a new chat or set a larger n_ctx."
+            )
+        with self._cond:
+            if self._closing:
+                raise BackendUnavailable("The embedded model is shutting down.")
+            self._pending.append(job)
+            self._cond.notify()
+        try:
+            while True:
+                item = await queue.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if isinstance(item, GenerationDone):
+                    return
+        finally:
+            job.cancelled.set()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the engine (within a step), end every job, and free the context and model."""
+        with self._cond:
+            if self._closing:
+                return
+            self._closing = True
+            self._cond.notify()
+        self._thread.join(timeout)
+        if self._thread.is_alive():  # pragma: no cover - a step hung; never free under it
+            return
+        self._lib.llama_batch_free(self._batch)
+        self._ctx.close()
+        self._llm.close()
+
+    # --- the engine thread --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not (self._closing or self._pending or self.active):
+                    self._cond.wait()
+                if self._closing:
+                    break
+            try:
+                self._admit()
+                self._step()
+            except Exception as e:  # a failed decode: the jobs in flight fail, the engine goes on
+                self._fail(e)
+        for slot in self._slots:
+            if slot.job is not None:
+                self._end(slot, "cancelled")
+        with self._cond:
+            while self._pending:
+                self._pending.popleft().finish("cancelled")
+
+    def _admit(self) -> None:
+        """Give free slots to waiting jobs, each to the slot sharing its longest prefix."""
+        while free := [s for s in self._slots if s.job is None]:
+            with self._cond:
+                if not self._pending:
+                    return
+                job = self._pending.popleft()
+            if job.cancelled.is_set():
+                continue
+            slot = choose_slot(free, job.tokens)
+            slot.job = job
+            self._admitted += 1
+            slot.used = self._admitted
+            keep = min(common_prefix(slot.cached, job.tokens), len(job.tokens) - 1)
+            self._lib.llama_memory_seq_rm(self._ctx.memory, slot.seq_id, keep, -1)
+            del slot.cached[keep:]
+            self.reused_tokens += keep
+            job.todo = job.tokens[keep:]
+
+    def _step(self) -> None:
+        for slot in self._slots:
+            if slot.job is not None and slot.job.cancelled.is_set():
+                self._end(slot, "cancelled")
+        self._batch.n_tokens = 0
+        outputs: list[tuple[Slot, Job, int]] = []  # whose logits sit at which batch index
+        for slot in self._slots:
+            if slot.job is not None and slot.job.next_token is not None:
+                self._add(slot, slot.job.next_token, True)
+                slot.job.next_token = None
+                outputs.append((slot, slot.job, self._batch.n_tokens - 1))
+        budget = BATCH_TOKENS - self._batch.n_tokens
+        for slot in self._slots:
+            job = slot.job
+            if job is None or not job.todo or budget <= 0:
+                continue
+            chunk = job.todo[: min(self.prompt_chunk, budget)]
+            del job.todo[: len(chunk)]
+            budget -= len(chunk)
+            for i, token in enumerate(chunk):
+                self._add(slot, token, not job.todo and i == len(chunk) - 1)
+            if not job.todo:
+                outputs.append((slot, job, self._batch.n_tokens - 1))
+        if self._batch.n_tokens == 0:
+            return
+        code = self._lib.llama_decode(self._ctx.ctx, self._batch)
+        if code != 0:
+            raise RuntimeError(f"llama_decode returned {code}")
+        for slot, job, index in outputs:
+            self._sample(slot, job, index)
+
+    def _add(self, slot: Slot, token: int, logits: bool) -> None:
+        b, i = self._batch, self._batch.n_tokens
+        b.token[i], b.pos[i], b.n_seq_id[i], b.logits[i] = token, len(slot.cached), 1, logits
+        b.seq_id[i][0] = slot.seq_id
+        b.n_tokens = i + 1
+        slot.cached.append(token)
+
+    def _sample(self, slot: Slot, job: Job, index: int) -> None:
+        token = job.sampler.sample(self._ctx, index)
+        if self._lib.llama_vocab_is_eog(self._vocab, token):
+            self._end(slot, "stop")
+            return
+        job.produced += 1
+        text, stopped = job.take(self._piece(token))
+        if text:
+            job.send(TextDelta(text))
+        if stopped:
+            self._end(slot, "stop")
+        elif job.produced >= job.max_tokens or len(slot.cached) + 1 >= self.context_window:
+            self._end(slot, "length")
+        else:
+            job.next_token = token
+
+    def _piece(self, token: int) -> bytes:
+        n = self._lib.llama_token_to_piece(
+            self._vocab, token, self._piece_buffer, len(self._piece_buffer), 0, False
+        )
+        return self._piece_buffer.raw[: max(n, 0)]
+
+    def _end(self, slot: Slot, reason: str) -> None:
+        job, slot.job = slot.job, None
+        if job is not None:
+            job.finish(reason)
+
+    def _fail(self, error: Exception) -> None:
+        sentence = f"The embedded model failed while generating ({str(error)[:80]}); try again."
+        for slot in self._slots:
+            if slot.job is not None:
+                slot.job.send(BackendUnavailable(sentence))
+                slot.job = None
+            slot.cached.clear()
+        self._lib.llama_memory_clear(self._ctx.memory, True)
+
+
+__all__ = ["BatchedLlamaBackend"]
