@@ -12,7 +12,8 @@ client in another. The client holds N WebSocket sessions; each sends a message e
     no time, so all of it is os1 (storage, events, framing) plus loopback and client queueing;
     client_lag_ms p50/p95 is the client's own event-loop lag (how late a 50 ms sleep wakes),
     the part of those numbers that is the client's, not the server's; first_turn_ms_p95 is
-    the same for each session's first turn alone (it also opens the session); server_cpu_ms
+    the same for each session's first turn alone (it also opens the session), later_turns_ms
+    p50/p95 for the others (the steady state); server_cpu_ms
     and client_cpu_ms per turn are CPU time (user+system, all server processes) per turn;
   * lost: sent but missing from the database afterwards (a reply later than 30 s is counted
     as timed_out, an unanswered send as unacknowledged);
@@ -139,6 +140,22 @@ def serve(port: int) -> None:
     app = create_app(
         load_config(), backend=ScriptedBackend([REPLY], repeat_last=True), settings=settings
     )
+    gc_log = os.environ.get("OS1_BENCH_GC")  # a path: log each full collection's pause there
+    if gc_log:
+        import gc
+
+        began: list[float] = []
+
+        def watch(phase: str, info: dict[str, int]) -> None:
+            if info["generation"] != 2:
+                return
+            if phase == "start":
+                began[:] = [time.perf_counter()]
+            elif began:
+                with open(f"{gc_log}.{port}", "a") as log:
+                    log.write(f"{time.time():.3f} {1000 * (time.perf_counter() - began[0]):.1f}\n")
+
+        gc.callbacks.append(watch)
     profile = os.environ.get("OS1_BENCH_PROFILE")  # a path: write cProfile stats there
     if profile:
         import cProfile
@@ -207,6 +224,7 @@ async def client(args: argparse.Namespace) -> dict[str, Any]:
 
     latencies: list[float] = []
     first_turns: list[float] = []  # a session's first turn also opens its context (a commit)
+    later_turns: list[float] = []  # the steady state
     acks: list[float] = []
     sent: dict[str, int] = {}  # client_id -> user index
     acked: dict[str, int] = {}
@@ -239,8 +257,7 @@ async def client(args: argparse.Namespace) -> dict[str, Any]:
                         errors += 1
                     elif kind == "idle":
                         latencies.append((time.monotonic() - start) * 1000)
-                        if k == 1:
-                            first_turns.append(latencies[-1])
+                        (first_turns if k == 1 else later_turns).append(latencies[-1])
                         break
             except (TimeoutError, websockets.WebSocketException):
                 timed_out += 1
@@ -281,6 +298,8 @@ async def client(args: argparse.Namespace) -> dict[str, Any]:
         "server_added_ms_p99": round(pct(latencies, 0.99), 2),
         "ack_ms_p95": round(pct(acks, 0.95), 2),
         "first_turn_ms_p95": round(pct(first_turns, 0.95), 2),
+        "later_turns_ms_p50": round(pct(later_turns, 0.5), 2),
+        "later_turns_ms_p95": round(pct(later_turns, 0.95), 2),
         "server_cpu_ms_per_turn": round(server_cpu * 1000 / max(1, len(latencies)), 2),
         "client_cpu_ms_per_turn": round(client_cpu * 1000 / max(1, len(latencies)), 2),
         "client_lag_ms_p50": round(pct(lags, 0.50), 2),

@@ -159,6 +159,7 @@ async def run_profile(profile: str, questions: list[str], barge_ins: int) -> dic
 
     warm = joe.synthesize("Tell me about your day.").at(STT_RATE).samples
     latencies: list[float] = []
+    premature = 0
     pipeline_errors = pipeline_words = 0
     stages: dict[str, list[float]] = {"endpoint": [], "transcript": [], "first_token": []}
     for i, x in enumerate([warm, *utterances]):
@@ -180,7 +181,9 @@ async def run_profile(profile: str, questions: list[str], barge_ins: int) -> dic
                     consumer.result()  # re-raises what broke the session
                 await asyncio.sleep(0.005)
         first = next(t for t, f in frames if isinstance(f, AudioChunk))
-        if i > 0:  # the first (warm-up) turn pays the model's cold prompt
+        if i > 0 and first < t_last:  # it answered a pause mid-utterance (the person then
+            premature += 1  # talked over it): counted, but it is no latency
+        elif i > 0:  # the first (warm-up) turn pays the model's cold prompt
             latencies.append((first - t_last) * 1000)
             said = " ".join(f.text for _, f in frames if isinstance(f, Transcript))
             e, n = wer(questions[i - 1], said)
@@ -236,7 +239,8 @@ async def run_profile(profile: str, questions: list[str], barge_ins: int) -> dic
         "load_avg_after": [round(v, 2) for v in os.getloadavg()],
         "stage_ms_p50": {k: round(pct(v, 50)) for k, v in stages.items()},
         "stage_ms_p95": {k: round(pct(v, 95)) for k, v in stages.items()},
-        "utterances": len(latencies),
+        "utterances": len(latencies) + premature,
+        "premature_replies": premature,
         "voice_to_voice_ms_p50": round(pct(latencies, 50)),
         "voice_to_voice_ms_p95": round(pct(latencies, 95)),
         "voice_to_voice_ms_all": [round(v) for v in latencies],

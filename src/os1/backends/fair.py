@@ -1,10 +1,11 @@
 """Many people, one model: a bounded queue that is fair across users, as a Backend wrapper.
 
 `FairBackend(inner, slots=1)` lets `slots` generations run at once (1 for the in-process
-llama.cpp engine, which serialises anyway; N for a server with N parallel slots). Everyone else
-waits in a queue that is fair across *users*, not requests: when a slot frees it goes to the
-waiting user who was served least recently (a user never served goes first), so one person
-sending ten requests cannot starve another who sends one — round-robin between users.
+llama.cpp engine, which serialises anyway; N for the batched engine or a server with N
+slots). Everyone else waits in a queue that is fair across *users*, not requests: when a slot
+frees it goes to the waiting user who was served least recently (a user never served goes
+first), so one person sending ten requests cannot starve another who sends one — round-robin
+between users.
 
 Identity arrives without a global: `fair.for_user(user_id)` returns a per-user view, itself a
 `Backend`, which the runtime puts in that user's TurnContext (os1.runtime.Runtime.context).

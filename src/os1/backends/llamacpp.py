@@ -301,8 +301,8 @@ class LlamaCppBackend:
                     if text:
                         produced += 1
                         put(TextDelta(text))
-                        while not self._go.wait(0.05) and not stop.is_set():
-                            pass  # yield_cores(): the next token waits
+                        while not self._go.is_set() and not stop.is_set():
+                            self._go.wait(0.05)  # yield_cores(): the next token waits
                     if choice.get("finish_reason") == "length":
                         finish = "length"
             finally:
