@@ -19,8 +19,9 @@ client in another. The client holds N WebSocket sessions; each sends a message e
     as timed_out, an unanswered send as unacknowledged);
     duplicated: acknowledged twice, or stored more than once (counted in the database);
   * rss_mb_per_session: server RSS growth per idle connected session.
-Part 2 (`--model`): the embedded model (in-process llama.cpp) behind the fair queue, with 1, 4
-and 16 concurrent users: aggregate tokens/s and p95 time to first token, as ratios to 1 user.
+Part 2 (`--model`): the embedded model behind the fair queue with 1, 4 and 16 concurrent users,
+serial and batched engines side by side (bench/load_model.py, run as a child): aggregate
+tokens/s and p95 time to first token, as ratios to 1 user.
 
 Bounded: at most 20,000 sessions, loopback only, every phase has a deadline; it stops by itself.
 """
@@ -411,70 +412,15 @@ def run_engine(engine: str, args: argparse.Namespace) -> dict[str, Any]:
 # --- part 2: the embedded model behind the fair queue ------------------------------------------
 
 
-async def model_part(
-    profile: str, users_list: list[int], max_tokens: int, repeats: int
-) -> dict[str, Any]:
-    from os1.backends.base import GenerationOptions
-    from os1.backends.fair import FairBackend
-    from os1.backends.llamacpp import LlamaCppBackend
-    from os1.events import GenerationDone, TextDelta
-    from os1.messages import Message
-    from os1.profiles import PROFILES, target_path
-
-    path = target_path(PROFILES[profile], Path("/nonexistent"))
-    if not path.exists():
-        from os1.config import load_config
-        from os1.runtime import resolve_model_path
-
-        path = resolve_model_path(load_config({"OS1_MODEL": profile, **os.environ}))
-    model = LlamaCppBackend(path, n_ctx=2048, n_threads=os.cpu_count() or 2)
-    fair = FairBackend(model, slots=1, per_user=4, total=256, max_wait=3600)
-    options = GenerationOptions(max_tokens=max_tokens, temperature=0.7, seed=7)
-
-    async def one(user: str) -> tuple[float, int]:
-        start = time.monotonic()
-        first = None
-        tokens = 0
-        async for event in fair.for_user(user).stream(
-            [Message("user", f"Tell me a short story about {user}.")], options
-        ):
-            if isinstance(event, TextDelta) and first is None:
-                first = time.monotonic() - start
-            if isinstance(event, GenerationDone):
-                tokens = event.completion_tokens
-        return (first or 0.0), tokens
-
-    await one("warmup")
-    generated = dict.fromkeys(users_list, 0)
-    walls = dict.fromkeys(users_list, 0.0)
-    ttfts: dict[int, list[float]] = {n: [] for n in users_list}
-    for _round in range(repeats):  # levels interleaved, so a noisy neighbour hits them all
-        for n in users_list:
-            start = time.monotonic()
-            got = await asyncio.gather(*(one(f"u{i}") for i in range(n)))
-            walls[n] += time.monotonic() - start
-            generated[n] += sum(t for _, t in got)
-            ttfts[n] += [f for f, _ in got]
-    rows = {
-        n: {"tokens_per_s": generated[n] / walls[n], "ttft_p95_s": pct(ttfts[n], 0.95)}
-        for n in users_list
-    }
-    base = rows[users_list[0]]
-    return {
-        "model_profile": profile,
-        "model_engine": "llama.cpp in-process (llama-cpp-python), FairBackend slots=1",
-        "max_tokens": max_tokens,
-        "repeats": repeats,
-        "by_users": {
-            str(n): {
-                "tokens_per_s": round(r["tokens_per_s"], 2),
-                "throughput_ratio": round(r["tokens_per_s"] / base["tokens_per_s"], 2),
-                "ttft_p95_s": round(r["ttft_p95_s"], 3),
-                "ttft_p95_ratio": round(r["ttft_p95_s"] / base["ttft_p95_s"], 2),
-            }
-            for n, r in rows.items()
-        },
-    }
+def model_part(profile: str, users: str, max_tokens: int, repeats: int) -> dict[str, Any]:
+    """bench/load_model.py's serial and batched engines, side by side, in a child process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "model.json"
+        command = [sys.executable, str(ROOT / "bench" / "load_model.py"), "--model", profile]
+        command += ["--users", users, "--tokens", str(max_tokens), "--repeats", str(repeats)]
+        subprocess.run([*command, "--json", str(out)], check=True)
+        result: dict[str, Any] = json.loads(out.read_text())
+        return result
 
 
 def main() -> int:
@@ -489,7 +435,7 @@ def main() -> int:
     p.add_argument("--model", default=None, help="also measure this embedded profile (e.g. tiny)")
     p.add_argument("--model-users", default="1,4,16")
     p.add_argument("--model-tokens", type=int, default=48)
-    p.add_argument("--model-repeats", type=int, default=2)
+    p.add_argument("--model-repeats", type=int, default=1)
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--serve-child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--client-child", action="store_true", help=argparse.SUPPRESS)
@@ -531,9 +477,8 @@ def main() -> int:
         summary[key] = first[key]  # top-level keys: the first engine; all engines under runs
     summary["sessions_held"] = first["sessions"]
     if args.model:
-        users = [int(x) for x in args.model_users.split(",")]
-        summary["model"] = asyncio.run(
-            model_part(args.model, users, args.model_tokens, args.model_repeats)
+        summary["model"] = model_part(
+            args.model, args.model_users, args.model_tokens, args.model_repeats
         )
         print(json.dumps(summary["model"], indent=1), flush=True)
     if args.json:

@@ -159,8 +159,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             }
             for n in levels
         }
-    four = str(4) if 4 in levels else str(levels[-1])
-    return {
+    summary: dict[str, Any] = {
         "engine": {
             "serial": "LlamaCppBackend (llama-cpp-python Llama), FairBackend slots=1",
             "batched": f"BatchedLlamaBackend slots={args.slots}, FairBackend slots={args.slots}",
@@ -174,10 +173,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "max_tokens": args.tokens,
         "repeats": args.repeats,
         "tokens_per_s": {e: {n: r["tokens_per_s"] for n, r in rows[e].items()} for e in rows},
-        "throughput_ratio_4": {e: rows[e][four]["throughput_ratio"] for e in rows},
         "ttft_ms_p95": {e: {n: r["ttft_ms_p95"] for n, r in rows[e].items()} for e in rows},
         "by_engine": rows,
     }
+    if 4 in levels:
+        summary["throughput_ratio_4"] = {e: rows[e]["4"]["throughput_ratio"] for e in rows}
+    return summary
 
 
 def main() -> int:
