@@ -129,12 +129,18 @@ async def test_a_prefilled_prompt_is_not_evaluated_again(tiny: LlamaCppBackend):
     assert 0 < sum(spy.calls) < 20  # only what follows the shared prefix
 
 
+async def started_prefill(tiny: LlamaCppBackend, spy: EvalSpy, topic: str) -> asyncio.Task[None]:
+    """A prefill of a long prompt, once it has evaluated its first chunk."""
+    prefill = asyncio.create_task(tiny.prefill(long_prompt(topic)))
+    async with asyncio.timeout(30):
+        while not spy.calls:
+            await asyncio.sleep(0.001)
+    return prefill
+
+
 async def test_a_prefill_gives_way_to_a_generation_within_a_chunk(tiny: LlamaCppBackend):
     with EvalSpy(tiny) as spy:
-        prefill = asyncio.create_task(tiny.prefill(long_prompt("mountains")))
-        async with asyncio.timeout(30):
-            while not spy.calls:
-                await asyncio.sleep(0.001)
+        prefill = await started_prefill(tiny, spy, "mountains")
         reply = await collect_text(
             tiny, [Message("user", "Hi")], GenerationOptions(max_tokens=2, temperature=0.0)
         )
@@ -149,10 +155,7 @@ async def test_a_prefill_gives_way_to_a_generation_within_a_chunk(tiny: LlamaCpp
 
 async def test_a_cancelled_prefill_stops(tiny: LlamaCppBackend):
     with EvalSpy(tiny) as spy:
-        prefill = asyncio.create_task(tiny.prefill(long_prompt("rivers")))
-        async with asyncio.timeout(30):
-            while not spy.calls:
-                await asyncio.sleep(0.001)
+        prefill = await started_prefill(tiny, spy, "rivers")
         prefill.cancel()
         with pytest.raises(asyncio.CancelledError):
             await prefill
