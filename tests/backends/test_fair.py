@@ -17,7 +17,7 @@ from os1.messages import Message
 from os1.runtime import Runtime
 from os1.testing import ScriptedBackend
 from tests.conftest import make_context
-from tests.helpers import drain
+from tests.helpers import drain, until
 
 OPTS = GenerationOptions()
 
@@ -177,7 +177,7 @@ async def test_in_a_turn_busy_is_one_sentence_and_the_message_is_kept(config: Co
 
         inner.stream = slow  # type: ignore[method-assign]
         first = asyncio.create_task(drain(run_turn(ctx, "first")))
-        await settle()
+        await until(lambda: fair.running == 1)  # the first turn holds the only slot
         second = await drain(run_turn(ctx, "second"))
         errors = [e for e in second if isinstance(e, ErrorEvent)]
         assert [e.message for e in errors] == [

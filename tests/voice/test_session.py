@@ -31,6 +31,7 @@ from os1.voice.frames import (
 )
 from os1.voice.session import DIDNT_CATCH, VoiceSession
 from os1.voice.testing import EnergyVad, ScriptedStt, ToneTts, tone
+from tests.helpers import until
 
 
 class FakeVoices(VoiceCatalog):
@@ -271,7 +272,7 @@ async def test_the_guess_is_prefilled_and_the_first_piece_has_the_cores(ctx: Tur
     await play(session, tone(1.5))  # heard so far after a second of speech: "I feel a"
     assert 1.0 <= stt.heard[0].seconds < 1.1 and backend.prefilled == ["", "I feel a"]
     await play(session, silence(0.16))
-    await asyncio.sleep(0.05)  # the guess is back; its prompt is evaluated while we wait
+    await until(lambda: len(backend.prefilled) > 2)  # the guess's prompt is evaluated meanwhile
     assert backend.prefilled[2:] == ["I feel a little tired today."]
     assert ctx.store.messages() == []  # nothing speculative is stored
     await play(session, tone(0.25))
