@@ -71,6 +71,20 @@ async def test_consumer_stopping_marks_reply_interrupted_with_partial_text(ctx: 
     assert reply.content == "a b c"
 
 
+async def test_stopping_at_the_acknowledgement_leaves_no_reply_streaming(ctx: TurnContext):
+    # the reply's row is committed with the user's message; a consumer that stops right after
+    # the acknowledgement (a barge-in, a closed socket) must not leave it `streaming`
+    ctx.backend = ScriptedBackend(script=["never said"])
+    agen = run_turn(ctx, "hold on")
+    assert isinstance(await anext(agen), MessageStored)
+    await agen.aclose()
+    assert [(m.role, m.content, m.status) for m in ctx.store.messages()] == [
+        ("user", "hold on", "complete"),
+        ("assistant", "", "interrupted"),
+    ]
+    assert ctx.backend.calls == []
+
+
 async def test_cancellation_marks_reply_interrupted(ctx: TurnContext):
     ctx.backend = ScriptedBackend(script=["x " * 200], delay=0.01)
 

@@ -91,12 +91,16 @@ async def prewarm(ctx: TurnContext, text: str | None = None) -> None:
             await collect_text(ctx.backend, messages, GenerationOptions(max_tokens=1))
 
 
-def _keep_user_text(
+def _begin(
     store: UserStore, session_id: int, text: str
-) -> tuple[list[StoredMessage], StoredMessage]:
-    """The history before this turn, then the user's message, durably committed."""
+) -> tuple[list[StoredMessage], StoredMessage, StoredMessage]:
+    """The history before this turn; then the user's message and the reply's empty `streaming`
+    row, committed in one transaction: one disk flush and one store call start a turn."""
     history = store.messages(limit=400)
-    return history, store.add_message(session_id, "user", text)
+    with store.transaction():
+        said = store.add_message(session_id, "user", text)
+        reply = store.add_message(session_id, "assistant", "", "streaming")
+    return history, said, reply
 
 
 async def run_turn(ctx: TurnContext, text: str | None) -> AsyncGenerator[Event, None]:
@@ -118,25 +122,30 @@ async def run_turn(ctx: TurnContext, text: str | None) -> AsyncGenerator[Event, 
             reply_tokens=ctx.config.max_reply_tokens,
             count=ctx.backend.count_tokens,
         )
-        history, user_message = await off_loop(_keep_user_text, ctx.store, ctx.session_id, text)
+        history, user_message, row = await off_loop(_begin, ctx.store, ctx.session_id, text)
     except UserError as e:
         yield ErrorEvent(e.sentence)
         return
-    yield MessageStored(user_message.id)
-
-    notes = ""
-    if ctx.memory is not None:
-        notes = await ctx.memory.notes_for(text, ctx.clock())
-    prompt = prompt_for(ctx, text, history=history, notes=notes, identity=identity)
     options = GenerationOptions(
         max_tokens=ctx.config.max_reply_tokens, temperature=ctx.config.temperature
     )
     ended: TurnEnded | None = None
-    async with aclosing(stream_reply(ctx, prompt.messages, options)) as reply_events:
+    try:
+        yield MessageStored(user_message.id)
+        notes = ""
+        if ctx.memory is not None:
+            notes = await ctx.memory.notes_for(text, ctx.clock())
+        prompt = prompt_for(ctx, text, history=history, notes=notes, identity=identity)
+    except BaseException:  # stopped before the model (barge-in, a closed socket): the reply's
+        # row ends empty and interrupted, not `streaming` until the next start recovers it
+        ctx.store.update_message(row.id, "", "interrupted")
+        raise
+    replies = stream_reply(ctx, prompt.messages, options, row=row)
+    async with aclosing(replies) as reply_events:
         async for event in reply_events:
             if isinstance(event, TurnEnded):
                 ended = event
             yield event
     if ctx.memory is not None:  # after a failed reply too: the user's words count
-        reply = ctx.store.get_message(ended.message_id) if ended is not None else None
+        reply = await off_loop(ctx.store.get_message, row.id) if ended is not None else None
         await ctx.memory.observe([user_message] + ([reply] if reply else []))

@@ -17,7 +17,7 @@ from os1.backends.base import GenerationOptions
 from os1.context import TurnContext
 from os1.errors import UserError
 from os1.events import ErrorEvent, Event, TextDelta, TurnEnded, TurnStarted
-from os1.messages import Message
+from os1.messages import Message, StoredMessage
 from os1.storage.offload import off_loop
 
 FLUSH_SECONDS = 0.5
@@ -43,12 +43,16 @@ async def stream_reply(
     prefix: str = "",
     suffix: str = "",
     meta: dict[str, Any] | None = None,
+    row: StoredMessage | None = None,
 ) -> AsyncGenerator[Event, None]:
-    """Stream a model reply (with optional fixed text around it) and keep it durably."""
+    """Stream a model reply (with optional fixed text around it) and keep it durably. `row` is
+    the reply's `streaming` row when the caller stored it already (with the user's message)."""
     store = ctx.store
-    message = await off_loop(
-        store.add_message, ctx.session_id, "assistant", prefix, "streaming", meta
-    )
+    message = row
+    if message is None:
+        message = await off_loop(
+            store.add_message, ctx.session_id, "assistant", prefix, "streaming", meta
+        )
     yield TurnStarted(message.id)
     parts = [prefix] if prefix else []
     if prefix:

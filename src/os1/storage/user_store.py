@@ -2,12 +2,13 @@
 
 Constructed for exactly one user; every statement filters by that user's id as well (the
 database file itself is already theirs on SQLite; on PostgreSQL the filter meets row-level
-security). Writes commit before returning: `add_message` returning means the message is on
-disk, which is what lets a turn acknowledge it.
+security). Writes commit before returning (or with the `transaction()` they are inside):
+`add_message` returning means the message is on disk, which is what lets a turn acknowledge it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import asdict
 from datetime import datetime
@@ -37,6 +38,10 @@ class UserStore:
 
     def close(self) -> None:
         self.db.close()
+
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
+        """Several writes committed together (one disk flush); calls inside join it."""
+        return self.db.transaction()
 
     # --- sessions and messages -------------------------------------------------------------
 
