@@ -10,6 +10,8 @@ client in another. The client holds N WebSocket sessions; each sends a message e
 `--interval` s (random phase) for `--duration` s. Reported:
   * server_added_ms p50/p95/p99: send → `idle` (the turn is over), with a backend that takes
     no time, so all of it is os1 (storage, events, framing) plus loopback and client queueing;
+    server_side_ms has the server's own share, timed inside the server from the moment it
+    handled the `say` (ack = `message_stored`, `idle`, and `open` = opening a session);
     client_lag_ms p50/p95 is the client's own event-loop lag (how late a 50 ms sleep wakes),
     the part of those numbers that is the client's, not the server's; first_turn_ms_p95 is
     the same for each session's first turn alone (it also opens the session), later_turns_ms
@@ -124,6 +126,39 @@ def make_users(n: int, env: dict[str, str], work: Path) -> list[tuple[str, str]]
 # --- the server process ------------------------------------------------------------------------
 
 
+def log_phases(path: str) -> None:
+    """Server-side timings of every turn, appended to `path` as `frame first_turn ms` lines:
+    when each frame left, from the moment its `say` was handled (first_turn 1: the turn also
+    opened the session), and `open 1 ms` for opening a session's context."""
+    import os1.server.state as state
+    import os1.server.websocket as socket_module
+
+    log = open(path, "a")  # noqa: SIM115 - open for the server's lifetime
+    conv = socket_module.Conversation
+    handle, send, open_context = conv.handle, conv.send, state.Server.open_context
+    began: dict[int, tuple[float, int]] = {}
+
+    async def timed_handle(self: Any, frame: Any) -> None:
+        began[id(self)] = time.perf_counter(), int(self.ctx is None)
+        await handle(self, frame)
+
+    async def timed_send(self: Any, frame: dict[str, Any]) -> None:
+        if id(self) in began:
+            t0, first = began[id(self)]
+            log.write(f"{frame['type']} {first} {1000 * (time.perf_counter() - t0):.2f}\n")
+        await send(self, frame)
+
+    async def timed_open(self: Any, user: Any, channel: str) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return await open_context(self, user, channel)
+        finally:
+            log.write(f"open 1 {1000 * (time.perf_counter() - t0):.2f}\n")
+
+    conv.handle, conv.send = timed_handle, timed_send  # type: ignore[method-assign]
+    state.Server.open_context = timed_open  # type: ignore[method-assign]
+
+
 def serve(port: int) -> None:
     raise_fd_limit(200_000)
     import uvicorn
@@ -154,9 +189,13 @@ def serve(port: int) -> None:
                 began[:] = [time.perf_counter()]
             elif began:
                 with open(f"{gc_log}.{port}", "a") as log:
-                    log.write(f"{time.time():.3f} {1000 * (time.perf_counter() - began[0]):.1f}\n")
+                    pause = 1000 * (time.perf_counter() - began[0])
+                    log.write(f"{time.time():.3f} {pause:.1f} {len(gc.get_objects())}\n")
 
         gc.callbacks.append(watch)
+    phases = os.environ.get("OS1_BENCH_PHASES")  # a path: log when each frame of a turn left
+    if phases:
+        log_phases(f"{phases}.{port}")
     profile = os.environ.get("OS1_BENCH_PROFILE")  # a path: write cProfile stats there
     if profile:
         import cProfile
@@ -333,9 +372,27 @@ def stored_user_messages(
     return out
 
 
+def phase_summary(prefix: str) -> dict[str, float]:
+    """p50/p95/p99 of the server-side times logged by `log_phases` (all workers): when the
+    acknowledgement and the `idle` frame left, from the moment the `say` was handled."""
+    times: dict[str, list[float]] = {"message_stored": [], "idle": [], "open": []}
+    for path in Path(prefix).parent.glob(Path(prefix).name + ".*"):
+        for line in path.read_text().splitlines():
+            frame, _, ms = line.split()
+            if frame in times:
+                times[frame].append(float(ms))
+    return {
+        f"{name}_ms_p{q}": round(pct(values, q / 100), 2)
+        for name, values in times.items()
+        if values
+        for q in (50, 95, 99)
+    }
+
+
 def run_engine(engine: str, args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix=f"os1-load-{engine}-"))
     env = {**os.environ, "OS1_HOME": str(work / "home"), "PYTHONPATH": f"{ROOT}/src:{ROOT}"}
+    env.setdefault("OS1_BENCH_PHASES", str(work / "phases"))
     for key in ("OS1_BACKEND_URL", "OS1_DATABASE_URL", "OS1_DATABASE_OWNER_URL"):
         env.pop(key, None)
     pg = None
@@ -399,6 +456,7 @@ def run_engine(engine: str, args: argparse.Namespace) -> dict[str, Any]:
         # Lost: sent but not stored. A reply later than 30 s counts as timed out, not lost.
         result["lost"] = result["missing_from_db"]
         result["duplicated"] = result["duplicated_acks"] + result["stored_duplicates"]
+        result["server_side_ms"] = phase_summary(env["OS1_BENCH_PHASES"])
         result["engine"] = engine
         result["workers"] = args.workers
         result["setup_seconds"] = round(setup_s, 1)
