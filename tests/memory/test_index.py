@@ -137,6 +137,31 @@ async def test_an_answer_is_found_through_the_question_before_it(
     assert memory.recall("Lisbon trip", k=2, neighbours=False)[1].memory.session_id == sid
 
 
+async def test_context_reaches_the_neighbours_of_the_candidates(
+    ctx: TurnContext, memory: LongTermMemory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Context is computed for the best CANDIDATES memories only, plus their neighbours: an
+    answer that shares no word with the query still comes with the question before it."""
+    monkeypatch.setattr(retrieval, "CANDIDATES", 1)
+    start = datetime(2026, 3, 2, 18, tzinfo=UTC)
+    sid = ctx.store.start_session(started_at=start.isoformat())
+    lines = [
+        ("Jo", "Did you ever make it to Lisbon in the end?"),
+        ("Alice", "Yes! Last spring, and we ate custard tarts every single day."),
+        ("Jo", "My cat knocked over a plant this morning."),
+    ]
+    for i, (speaker, text) in enumerate(lines):
+        when = (start + timedelta(minutes=i)).isoformat()
+        m = ctx.store.add_message(sid, "user", text, meta={"speaker": speaker}, created_at=when)
+        await memory.observe([m])
+    hits = memory.recall("Lisbon trip", start + timedelta(days=1), k=5)
+    assert [h.memory.text for h in hits] == [
+        "Jo: Did you ever make it to Lisbon in the end?",
+        "Alice: Yes! Last spring, and we ate custard tarts every single day.",
+    ]
+    assert memory.recall("Lisbon trip", k=5, exclude_session=sid) == []
+
+
 async def test_index_follows_inserts_after_it_is_loaded(memory: LongTermMemory) -> None:
     now = datetime(2026, 1, 5, tzinfo=UTC)
     item = NewMemory("fact", "Alice keeps bees on the roof.", (), now, "rule")
