@@ -176,6 +176,10 @@ def serve(port: int) -> None:
     app = create_app(
         load_config(), backend=ScriptedBackend([REPLY], repeat_last=True), settings=settings
     )
+    if os.environ.get("OS1_BENCH_DEFAULT_GC") is None:  # as `os1 serve` runs
+        from os1.server.collector import tune_for_server
+
+        tune_for_server()
     gc_log = os.environ.get("OS1_BENCH_GC")  # a path: log each full collection's pause there
     if gc_log:
         import gc

@@ -73,6 +73,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from os1.server import ServerSettings, create_app
     from os1.server.app import api_of
+    from os1.server.collector import tune_for_server
 
     config = config_from(args)
     if args.parallel is not None and not 1 <= args.parallel <= 64:
@@ -81,6 +82,7 @@ def serve(args: argparse.Namespace) -> int:
     settings = ServerSettings(open_signup=args.open_signup)
     app = create_app(config, settings=settings)
     api_of(app).state.os1.runtime.backend()  # load the model now, not at the first message
+    tune_for_server()
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         status(f"os1: listening on {args.host}; put a TLS reverse proxy in front (docs/deploy.md).")
     status(
