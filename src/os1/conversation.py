@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from os1.backends.base import Backend, GenerationOptions, collect_text
@@ -28,7 +29,6 @@ from os1.persona.identity import Identity
 from os1.prompting import Prompt, build_prompt, check_fits, system_prompt
 from os1.replies import stream_reply
 from os1.storage.offload import off_loop
-from os1.storage.user_store import UserStore
 
 
 @runtime_checkable
@@ -91,41 +91,53 @@ async def prewarm(ctx: TurnContext, text: str | None = None) -> None:
             await collect_text(ctx.backend, messages, GenerationOptions(max_tokens=1))
 
 
-def _begin(
-    store: UserStore, session_id: int, text: str
-) -> tuple[list[StoredMessage], StoredMessage, StoredMessage]:
-    """The history before this turn; then the user's message and the reply's empty `streaming`
-    row, committed in one transaction: one disk flush and one store call start a turn."""
-    history = store.messages(limit=400)
-    with store.transaction():
-        said = store.add_message(session_id, "user", text)
-        reply = store.add_message(session_id, "assistant", "", "streaming")
-    return history, said, reply
+@dataclass(frozen=True)
+class _Begun:
+    """A turn's start: the user's words (cleaned), the history before them, their stored
+    message, and the reply's empty `streaming` row, committed with it."""
+
+    text: str
+    history: list[StoredMessage]
+    said: StoredMessage
+    row: StoredMessage
+
+
+def _begin(ctx: TurnContext, text: str | None) -> tuple[Identity, _Begun | None]:
+    """On a store thread, one call per turn: the identity, and once the first meeting is over,
+    the user's message checked and committed together with the reply's row (one disk flush).
+    Refused input raises its UserError before anything is stored."""
+    identity = ctx.store.get_identity()
+    if not identity.onboarded or text is None:
+        return identity, None
+    text = clean_user_text(text, ctx.config.max_input_chars)
+    check_fits(
+        system=system_prompt(identity, ctx.user_name),
+        user_text=text,
+        context_window=ctx.backend.context_window,
+        reply_tokens=ctx.config.max_reply_tokens,
+        count=ctx.backend.count_tokens,
+    )
+    history = ctx.store.messages(limit=400)
+    with ctx.store.transaction():
+        said = ctx.store.add_message(ctx.session_id, "user", text)
+        row = ctx.store.add_message(ctx.session_id, "assistant", "", "streaming")
+    return identity, _Begun(text, history, said, row)
 
 
 async def run_turn(ctx: TurnContext, text: str | None) -> AsyncGenerator[Event, None]:
-    identity = await off_loop(ctx.store.get_identity)
+    try:
+        identity, begun = await off_loop(_begin, ctx, text)
+    except UserError as e:
+        yield ErrorEvent(e.sentence)
+        return
     if not identity.onboarded:
         async with aclosing(onboarding.step(ctx, identity, text)) as steps:
             async for event in steps:
                 yield event
         return
-    if text is None:
+    if begun is None:
         return
-    system = system_prompt(identity, ctx.user_name)
-    try:
-        text = clean_user_text(text, ctx.config.max_input_chars)
-        check_fits(
-            system=system,
-            user_text=text,
-            context_window=ctx.backend.context_window,
-            reply_tokens=ctx.config.max_reply_tokens,
-            count=ctx.backend.count_tokens,
-        )
-        history, user_message, row = await off_loop(_begin, ctx.store, ctx.session_id, text)
-    except UserError as e:
-        yield ErrorEvent(e.sentence)
-        return
+    text, history, user_message, row = begun.text, begun.history, begun.said, begun.row
     options = GenerationOptions(
         max_tokens=ctx.config.max_reply_tokens, temperature=ctx.config.temperature
     )
