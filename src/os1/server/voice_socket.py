@@ -254,12 +254,12 @@ class VoiceCall:
 
     async def _send(self, message: str | bytes) -> None:
         async with self._send_lock:
-            try:
-                timeout = self.server.settings.send_timeout_s
-                if isinstance(message, bytes):
-                    await asyncio.wait_for(self.ws.send_bytes(message), timeout)
-                else:
-                    await asyncio.wait_for(self.ws.send_text(message), timeout)
+            try:  # a timeout scope, not wait_for: no task per frame
+                async with asyncio.timeout(self.server.settings.send_timeout_s):
+                    if isinstance(message, bytes):
+                        await self.ws.send_bytes(message)
+                    else:
+                        await self.ws.send_text(message)
             except TimeoutError:
                 raise ClientTooSlow from None
 

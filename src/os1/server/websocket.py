@@ -116,10 +116,9 @@ class Conversation:
 
     async def send(self, frame: dict[str, Any]) -> None:
         async with self._send_lock:
-            try:
-                await asyncio.wait_for(
-                    self.ws.send_text(encode(frame)), self.server.settings.send_timeout_s
-                )
+            try:  # a timeout scope, not wait_for: no task per frame
+                async with asyncio.timeout(self.server.settings.send_timeout_s):
+                    await self.ws.send_text(encode(frame))
             except TimeoutError:
                 raise ClientTooSlow from None
 
