@@ -381,6 +381,8 @@ def phase_summary(prefix: str) -> dict[str, float]:
     acknowledgement and the `idle` frame left, from the moment the `say` was handled."""
     times: dict[str, list[float]] = {"message_stored": [], "idle": [], "open": []}
     for path in Path(prefix).parent.glob(Path(prefix).name + ".*"):
+        if not path.suffix[1:].isdigit():  # one file per server process: PREFIX.PORT
+            continue
         for line in path.read_text().splitlines():
             frame, _, ms = line.split()
             if frame in times:
