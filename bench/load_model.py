@@ -13,8 +13,12 @@ Reported per engine and user count: aggregate tokens/s (reply tokens, counted by
 the reply text the same way for both engines, over the wall time of the level) and p95 time to
 first token (from the request, queueing included), with their ratios to one user of the same
 engine. Levels and engines alternate within each repeat, so a noisy neighbour on the shared
-cores falls on all of them. Sampling: temperature 0.7 with a fixed seed per turn, as the server
-samples.
+cores falls on all of them. Reply tokens per CPU-second of this process (`tokens_per_cpu_s`)
+are reported beside them: on shared cores the wall clock measures the neighbours as much as
+the engine, while CPU time mostly counts the engine's own work (what it cannot show: time
+lost waiting). Sampling: temperature 0.7 with a fixed seed per turn, as the server samples.
+The JSON records every setting, and for the batched engine how many prompt tokens it did not
+evaluate because a slot's cache held them (`reused`, of which `copied` from another slot's).
 """
 
 from __future__ import annotations
@@ -23,9 +27,11 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import sys
 import time
 from contextlib import aclosing
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
 from os1.backends.base import Backend, GenerationOptions  # noqa: E402
-from os1.backends.batched import BatchedLlamaBackend  # noqa: E402
+from os1.backends.batched import PROMPT_CHUNK, BatchedLlamaBackend  # noqa: E402
 from os1.backends.fair import FairBackend  # noqa: E402
 from os1.backends.llamacpp import LlamaCppBackend  # noqa: E402
 from os1.config import load_config  # noqa: E402
@@ -51,12 +57,31 @@ PERSONA = (
     "When they are stressed you slow down; when they are excited you share it. "
     "You are talking with {name}."
 )
+TEMPERATURE = 0.7  # the server's default (Config.temperature)
 QUESTIONS = [
     "Hi! I had a long day at work and I'm a bit tired.",
     "Can you suggest something relaxing I could cook for dinner tonight?",
     "Thanks. Also, remind me why sleep matters so much for memory?",
     "What is one small thing I could do tomorrow morning to start the day better?",
 ]
+
+
+@dataclass
+class Tally:
+    """One engine at one level, summed over the repeats."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+    tokens: int = 0  # reply tokens
+    ttfts: list[float] = field(default_factory=list)
+    reused: int = 0  # prompt tokens a cache held
+    copied: int = 0
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process so far, all threads (llama.cpp's included)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def pct(values: list[float], q: float) -> float:
@@ -73,7 +98,9 @@ async def chat(
     tokens = 0
     for turn in range(turns):
         history.append(Message("user", QUESTIONS[turn % len(QUESTIONS)]))
-        options = GenerationOptions(max_tokens=max_tokens, temperature=0.7, seed=seed + turn)
+        options = GenerationOptions(
+            max_tokens=max_tokens, temperature=TEMPERATURE, seed=seed + turn
+        )
         start = time.monotonic()
         first: float | None = None
         parts: list[str] = []
@@ -91,15 +118,22 @@ async def chat(
 
 
 async def level(fair: FairBackend, users: int, round_: int, args: argparse.Namespace) -> Any:
-    start = time.monotonic()
+    start, cpu = time.monotonic(), cpu_seconds()
     results = await asyncio.gather(
         *(
             chat(fair.for_user(f"u{i}"), f"User{round_}x{i}", args.turns, args.tokens, 100 * i)
             for i in range(users)
         )
     )
-    wall = time.monotonic() - start
-    return wall, sum(t for _, t in results), [f for ttfts, _ in results for f in ttfts]
+    wall, cpu = time.monotonic() - start, cpu_seconds() - cpu
+    return wall, cpu, sum(t for _, t in results), [f for ttfts, _ in results for f in ttfts]
+
+
+def cache_counts(fair: FairBackend) -> tuple[int, int]:
+    """Prompt tokens the engine has not evaluated so far thanks to cached prefixes, and how many
+    of those it copied from another slot (the batched engine counts them; the serial one not)."""
+    inner = fair.inner
+    return getattr(inner, "reused_tokens", 0), getattr(inner, "copied_tokens", 0)
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -114,7 +148,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             max_wait=3600,
         ),
         "batched": FairBackend(
-            BatchedLlamaBackend(path, slots=args.slots, n_ctx=args.n_ctx, n_threads=threads),
+            BatchedLlamaBackend(
+                path,
+                slots=args.slots,
+                n_ctx=args.n_ctx,
+                n_threads=threads,
+                prompt_chunk=args.prompt_chunk,
+            ),
             slots=args.slots,
             per_user=4,
             total=256,
@@ -122,7 +162,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         ),
     }
     levels = [int(x) for x in args.users.split(",")]
-    totals = {e: {n: [0.0, 0, []] for n in levels} for e in engines}  # wall, tokens, ttfts
+    totals = {e: {n: Tally() for n in levels} for e in engines}
     try:
         for fair in engines.values():  # warm up: page the weights in, first-use costs
             await chat(fair, "Warmup", 1, 8, 1)
@@ -130,13 +170,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             order = list(engines) if round_ % 2 == 0 else list(reversed(engines))
             for n in levels:
                 for name in order:
-                    wall, tokens, ttfts = await level(engines[name], n, round_, args)
-                    row = totals[name][n]
-                    row[0] += wall
-                    row[1] += tokens
-                    row[2] += ttfts
+                    before = cache_counts(engines[name])
+                    wall, cpu, tokens, ttfts = await level(engines[name], n, round_, args)
+                    after = cache_counts(engines[name])
+                    tally = totals[name][n]
+                    tally.wall += wall
+                    tally.cpu += cpu
+                    tally.tokens += tokens
+                    tally.ttfts += ttfts
+                    tally.reused += after[0] - before[0]
+                    tally.copied += after[1] - before[1]
                     print(
                         f"round {round_} {name:7} users={n:2}: {tokens / wall:6.2f} tok/s, "
+                        f"{tokens / cpu:6.2f} tok/cpu-s, "
                         f"ttft p95 {pct(ttfts, 0.95) * 1000:7.0f} ms",
                         file=sys.stderr,
                         flush=True,
@@ -146,16 +192,24 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             fair.close()
     rows: dict[str, dict[str, dict[str, float]]] = {}
     for name, by_n in totals.items():
-        tps = {n: by_n[n][1] / by_n[n][0] for n in levels}
-        p95 = {n: pct(by_n[n][2], 0.95) * 1000 for n in levels}
+        tps = {n: by_n[n].tokens / by_n[n].wall for n in levels}
+        tpc = {n: by_n[n].tokens / by_n[n].cpu for n in levels}
+        p95 = {n: pct(by_n[n].ttfts, 0.95) * 1000 for n in levels}
         base = levels[0]
         rows[name] = {
             str(n): {
                 "tokens_per_s": round(tps[n], 2),
                 "throughput_ratio": round(tps[n] / tps[base], 2),
+                "tokens_per_cpu_s": round(tpc[n], 2),
+                "cpu_throughput_ratio": round(tpc[n] / tpc[base], 2),
                 "ttft_ms_p95": round(p95[n], 1),
                 "ttft_p95_ratio": round(p95[n] / p95[base], 2),
-                "turns": len(by_n[n][2]),
+                "turns": len(by_n[n].ttfts),
+                **(
+                    {"reused": by_n[n].reused, "copied": by_n[n].copied}
+                    if name == "batched"
+                    else {}
+                ),
             }
             for n in levels
         }
@@ -172,12 +226,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "turns_per_user": args.turns,
         "max_tokens": args.tokens,
         "repeats": args.repeats,
+        "slots": args.slots,
+        "n_ctx": args.n_ctx,
+        "prompt_chunk": args.prompt_chunk,
+        "temperature": TEMPERATURE,
         "tokens_per_s": {e: {n: r["tokens_per_s"] for n, r in rows[e].items()} for e in rows},
         "ttft_ms_p95": {e: {n: r["ttft_ms_p95"] for n, r in rows[e].items()} for e in rows},
         "by_engine": rows,
     }
     if 4 in levels:
         summary["throughput_ratio_4"] = {e: rows[e]["4"]["throughput_ratio"] for e in rows}
+        summary["cpu_throughput_ratio_4"] = {e: rows[e]["4"]["cpu_throughput_ratio"] for e in rows}
     return summary
 
 
@@ -191,6 +250,9 @@ def main() -> int:
     p.add_argument("--slots", type=int, default=4, help="the batched engine's slots")
     p.add_argument("--threads", type=int, help="llama.cpp threads (default: all cores)")
     p.add_argument("--n-ctx", type=int, default=2048, help="context per user (per slot)")
+    p.add_argument(
+        "--prompt-chunk", type=int, default=PROMPT_CHUNK, help="the batched engine's prompt chunk"
+    )
     p.add_argument("--json", type=Path, help="write the results here")
     args = p.parse_args()
     summary = asyncio.run(run(args))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import BaseModel
@@ -25,6 +26,7 @@ from tests.models import TINY
 
 GREEDY = GenerationOptions(max_tokens=20, temperature=0.0)
 QUESTIONS = ["Tell me about cats.", "What is bread?", "Describe the sea.", "Why do birds sing?"]
+PETS = ["cat", "dog", "horse"]
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +98,94 @@ async def test_a_users_next_turn_reuses_their_slots_cache():
         turn = [*alice, Message("user", "Hi"), Message("assistant", reply), Message("user", "?")]
         await collect_text(model, turn, options)
         assert model.reused_tokens - before >= model.count_tokens(alice[0].content)
+    finally:
+        model.close()
+
+
+class _DecodeSpy:
+    """Stands in for the engine's llama_cpp module, recording each batch as (seq id, logits)
+    pairs before it is decoded."""
+
+    def __init__(self, lib: Any) -> None:
+        self._lib = lib
+        self.batches: list[list[tuple[int, bool]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._lib, name)
+
+    def llama_decode(self, ctx: Any, batch: Any) -> int:
+        rows = [(batch.seq_id[i][0], bool(batch.logits[i])) for i in range(batch.n_tokens)]
+        self.batches.append(rows)
+        return int(self._lib.llama_decode(ctx, batch))
+
+
+async def _first_delta(agen: AsyncGenerator[BackendEvent, None]) -> list[BackendEvent]:
+    """Events up to the first text: the request holds a slot once this returns."""
+    async with asyncio.timeout(120):
+        events = [await anext(agen)]
+        while not isinstance(events[-1], TextDelta):
+            events.append(await anext(agen))
+    return events
+
+
+async def _rest_text(agen: AsyncGenerator[BackendEvent, None], got: list[BackendEvent]) -> str:
+    events = got + [e async for e in agen]
+    return "".join(e.text for e in events if isinstance(e, TextDelta))
+
+
+@pytest.mark.model
+async def test_a_shared_system_prompt_is_copied_from_a_busy_slot():
+    persona = "You are a patient tutor who explains things simply and kindly. " * 6
+    alice = [Message("system", persona + "You teach Alice."), Message("user", "Tell a story.")]
+    bob = [Message("system", persona + "You teach Bob."), Message("user", "What is rain?")]
+    longer = GenerationOptions(max_tokens=60, temperature=0.0)
+    model = BatchedLlamaBackend(TINY, slots=2, n_ctx=1024, n_threads=2)
+    serial = LlamaCppBackend(TINY, n_ctx=1024, n_threads=2)
+    try:
+        spy = _DecodeSpy(model._lib)
+        model._lib = spy
+        first = model.stream(alice, longer)
+        got = await _first_delta(first)  # Alice holds one slot; Bob gets the other
+        bobs, alices = await asyncio.wait_for(
+            asyncio.gather(collect_text(model, bob, GREEDY), _rest_text(first, got)), 120
+        )
+        assert model.copied_tokens >= model.count_tokens(persona) - 2
+        assert any({(0, True), (1, True)} <= set(rows) for rows in spy.batches)  # side by side
+        # The copy is as good as Bob's own prompt, and copying left Alice's cache intact.
+        assert bobs == await collect_text(serial, bob, GREEDY)
+        assert alices == await collect_text(serial, alice, longer)
+    finally:
+        model.close()
+        serial.close()
+
+
+@pytest.mark.model
+async def test_an_idle_slot_between_generating_ones_is_padded_not_split():
+    model = BatchedLlamaBackend(TINY, slots=3, n_ctx=1024, n_threads=2)
+    try:
+        stories = [[Message("user", f"Write a long story about a {pet}.")] for pet in PETS]
+        longer = GenerationOptions(max_tokens=120, temperature=0.0)
+        alone = [await collect_text(model, messages, longer) for messages in stories]
+        spy = _DecodeSpy(model._lib)
+        model._lib = spy
+        streams = []
+        for messages in stories:  # into slots 0, 1 and 2, in turn
+            agen = model.stream(messages, longer)
+            streams.append((agen, await _first_delta(agen)))
+        await streams[1][0].aclose()  # the middle one stops early and frees its slot
+        texts = await asyncio.wait_for(
+            asyncio.gather(_rest_text(*streams[0]), _rest_text(*streams[2])), 120
+        )
+        assert texts == [alone[0], alone[2]]  # greedy output does not depend on neighbours
+        # Each batch is one prompt's chunk, or one token for each of a run of consecutive
+        # sequences (a single pass over the weights): the free middle slot was padded.
+        for rows in spy.batches:
+            seqs = [seq for seq, _ in rows]
+            assert len(set(seqs)) == 1 or seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+        assert [(0, True), (1, False), (2, True)] in spy.batches
+        # The padding token left no trace in that slot's cache.
+        middle = model._slots[1]
+        assert model._lib.llama_memory_seq_pos_max(model._ctx.memory, 1) == len(middle.cached) - 1
     finally:
         model.close()
 

@@ -1,23 +1,29 @@
 """The embedded model for many users at once: continuous batching on llama.cpp's batch API.
 
 `BatchedLlamaBackend(path, slots=N)` holds one llama context with N sequences (`n_seq_max=N`,
-a KV cache of N x `n_ctx` tokens) and one engine thread. Each step of the engine puts every
-generating slot's next token, plus a chunk (`prompt_chunk` tokens) of each prompt still being
-evaluated, into one `llama_decode`, then samples each slot's next token from its own row of
-logits. On CPU, decoding is bound by streaming the weights once per step, so N sequences per
-step cost little more than one: aggregate throughput grows with the number of users, and a
-new user's prompt is spread over several steps instead of stalling the others.
+a KV cache of N x `n_ctx` tokens) and one engine thread. Each step of the engine evaluates
+every generating slot's next token in one `llama_decode` and samples each slot's next token
+from its own row of logits, then evaluates a chunk (`prompt_chunk` tokens) of each prompt
+still pending, so a new user's prompt is spread over several steps instead of stalling the
+others. A step of N tokens costs far less than N steps of one (about 2x one for 4 on two CPU
+cores), so aggregate throughput grows with the number of users. What each step must keep
+to get that, and to keep greedy replies independent of who else is served, is in `_step`.
+
+Prompt work, which batching cannot share, is avoided where it can be: a job goes to the free
+slot whose cached tokens share the longest prefix with its prompt (llama-server's slot
+choice), so a user's next turn evaluates only its new suffix; and when another slot, busy or
+not, holds a longer prefix (the persona prompt that users share), its cache is copied
+(`llama_memory_seq_cp`) rather than evaluated again.
 
 Invariants: only the engine thread touches the context, the batch and the slots; callers
 hand it `Job`s (os1.backends.slots) through `_pending` under `_cond` and read events from
 their own asyncio queue, so any event loop and any thread may call `stream` (memory's
 extraction thread does). A consumer that stops iterating marks its job cancelled and the
-engine frees the slot at the start of the next step. A job goes to the free slot whose cached
-tokens share the longest prefix with its prompt (llama-server's slot choice), so a user's next
-turn evaluates only its new suffix. The prompt formatting, grammar and sampler are exactly
-`LlamaCppBackend`'s (see os1.backends.slots). More jobs than slots wait in arrival order; put
-`FairBackend(engine, slots=N)` in front for fairness across users. A failed decode fails the
-jobs in flight with `BackendUnavailable` and clears the cache; the engine keeps serving.
+engine frees the slot at the start of the next step. The prompt formatting, grammar and
+sampler are exactly `LlamaCppBackend`'s (see os1.backends.slots). More jobs than slots wait
+in arrival order; put `FairBackend(engine, slots=N)` in front for fairness across users. A
+failed decode fails the jobs in flight with `BackendUnavailable` and clears the cache; the
+engine keeps serving.
 """
 
 from __future__ import annotations
@@ -39,10 +45,16 @@ from os1.errors import BackendUnavailable, ModelFileError
 from os1.events import BackendEvent, GenerationDone, TextDelta
 from os1.messages import Message
 
-BATCH_TOKENS = 512  # tokens per llama_decode: all generating slots plus prompt chunks
+BATCH_TOKENS = 512  # tokens per llama_decode: all generating slots, or one prompt chunk
 # Prompt tokens a slot evaluates per step: larger gets a new user's first token sooner, smaller
 # keeps the others' tokens flowing while it is evaluated.
 PROMPT_CHUNK = 64
+# Prompt tokens another slot's cache must save over the chosen slot's own before it is copied:
+# the copy moves a whole sequence's cache (tens of MB), about what evaluating a token costs.
+COPY_MIN_GAIN = 4
+# Idle slots between two generating ones that are padded to keep them in one pass over the
+# weights. Measured on 2 cores: a padding token costs about half what another pass costs.
+MAX_PADDING = 2
 
 
 class BatchedLlamaBackend:
@@ -58,7 +70,7 @@ class BatchedLlamaBackend:
         name: str = "",
         prompt_chunk: int = PROMPT_CHUNK,
     ) -> None:
-        if slots < 1 or not 1 <= prompt_chunk <= BATCH_TOKENS - slots:
+        if not 1 <= slots <= BATCH_TOKENS or not 1 <= prompt_chunk < BATCH_TOKENS:
             raise ValueError("slots must be at least 1 and prompt_chunk fit in a batch")
         check_gguf(model_path)
         # llama.cpp's CPU threads are an OpenMP team whose idle threads by default spin between
@@ -103,6 +115,7 @@ class BatchedLlamaBackend:
         self.context_window = llama_cpp.llama_n_ctx_seq(self._ctx.ctx)  # per slot
         self.prompt_chunk = prompt_chunk
         self.reused_tokens = 0  # prompt tokens not evaluated thanks to a slot's cached prefix
+        self.copied_tokens = 0  # of those, copied from another slot's cache
         self._slots = [Slot(i) for i in range(slots)]
         self._pending: deque[Job] = deque()
         self._admitted = 0
@@ -191,7 +204,9 @@ class BatchedLlamaBackend:
                 self._pending.popleft().finish("cancelled")
 
     def _admit(self) -> None:
-        """Give free slots to waiting jobs, each to the slot sharing its longest prefix."""
+        """Give free slots to waiting jobs, each to the slot sharing its longest prefix; when
+        another slot (busy or not) holds a longer prefix of the prompt, such as the persona
+        prompt that several users share, copy that slot's cache instead of evaluating it again."""
         while free := [s for s in self._slots if s.job is None]:
             with self._cond:
                 if not self._pending:
@@ -203,37 +218,91 @@ class BatchedLlamaBackend:
             slot.job = job
             self._admitted += 1
             slot.used = self._admitted
-            keep = min(common_prefix(slot.cached, job.tokens), len(job.tokens) - 1)
+            limit = len(job.tokens) - 1  # the last prompt token is evaluated for its logits
+            keep = min(common_prefix(slot.cached, job.tokens), limit)
+            donor = max(self._slots, key=lambda s: common_prefix(s.cached, job.tokens))
+            shared = min(common_prefix(donor.cached, job.tokens), limit)
+            if shared >= keep + COPY_MIN_GAIN:
+                # Across per-sequence caches llama.cpp copies the donor's whole stream, at the
+                # start of the next decode (before that decode writes to either); the tail the
+                # prompt does not share is cut below, as for the slot's own cache.
+                self._lib.llama_memory_seq_cp(self._ctx.memory, donor.seq_id, slot.seq_id, -1, -1)
+                slot.cached[:] = donor.cached
+                keep = shared
+                self.copied_tokens += shared
             self._lib.llama_memory_seq_rm(self._ctx.memory, slot.seq_id, keep, -1)
             del slot.cached[keep:]
             self.reused_tokens += keep
             job.todo = job.tokens[keep:]
 
     def _step(self) -> None:
+        """Every generating slot's next token in one llama_decode, then a chunk of each prompt
+        being evaluated, each in a llama_decode of its own.
+
+        Why apart: with a cache per sequence llama.cpp splits a batch into passes over the
+        weights that take the same number of tokens from each of a run of consecutive sequence
+        ids (its "equal split"), so a prompt mixed into the generating slots' batch would lend
+        them one of its tokens per pass. That token would then be evaluated alone, by other
+        kernels (llama.cpp's CPU matmul takes another path for one row than for several), and
+        round differently from the same prompt evaluated by `LlamaCppBackend`. Apart, each
+        chunk is evaluated as one block, at little cost: llama.cpp made a pass for it anyway,
+        and evaluating prompt tokens is bound by arithmetic, not by reading the weights.
+        """
         for slot in self._slots:
             if slot.job is not None and slot.job.cancelled.is_set():
                 self._end(slot, "cancelled")
+        prompts = [(s, s.job) for s in self._slots if s.job is not None and s.job.todo]
+        generating = [s for s in self._slots if s.job is not None and s.job.next_token is not None]
+        if generating:
+            self._decode_tokens(generating)
+        for slot, job in prompts:
+            self._decode_chunk(slot, job)
+
+    def _decode_tokens(self, generating: list[Slot]) -> None:
+        """The generating slots' tokens, in sequence order. llama.cpp makes one pass for each
+        run of consecutive sequence ids, so a gap of up to `MAX_PADDING` other slots (idle, or
+        with a prompt pending) is filled with padding tokens, evaluated without output and cut
+        from those caches afterwards; a longer gap costs more padding than a pass."""
         self._batch.n_tokens = 0
         outputs: list[tuple[Slot, Job, int]] = []  # whose logits sit at which batch index
-        for slot in self._slots:
-            if slot.job is not None and slot.job.next_token is not None:
-                self._add(slot, slot.job.next_token, True)
-                slot.job.next_token = None
-                outputs.append((slot, slot.job, self._batch.n_tokens - 1))
-        budget = BATCH_TOKENS - self._batch.n_tokens
-        for slot in self._slots:
+        padded: list[Slot] = []
+        for before, slot in zip([None, *generating], generating, strict=False):
+            if before is not None and slot.seq_id - before.seq_id - 1 <= MAX_PADDING:
+                for other in self._slots[before.seq_id + 1 : slot.seq_id]:
+                    if len(other.cached) + 1 < self.context_window:
+                        # Any token will do: nothing attends to it before it is cut.
+                        self._add(other, 0, False)
+                        other.cached.pop()
+                        padded.append(other)
             job = slot.job
-            if job is None or not job.todo or budget <= 0:
-                continue
-            chunk = job.todo[: min(self.prompt_chunk, budget)]
-            del job.todo[: len(chunk)]
-            budget -= len(chunk)
-            for i, token in enumerate(chunk):
-                self._add(slot, token, not job.todo and i == len(chunk) - 1)
-            if not job.todo:
-                outputs.append((slot, job, self._batch.n_tokens - 1))
-        if self._batch.n_tokens == 0:
-            return
+            assert job is not None and job.next_token is not None
+            outputs.append((slot, job, self._batch.n_tokens))
+            self._add(slot, job.next_token, True)
+            job.next_token = None
+        try:
+            self._decode(outputs)
+        finally:
+            for slot in padded:
+                self._lib.llama_memory_seq_rm(self._ctx.memory, slot.seq_id, len(slot.cached), -1)
+
+    def _decode_chunk(self, slot: Slot, job: Job) -> None:
+        """The next `prompt_chunk` tokens of a prompt, and its first token's logits after the
+        last chunk. A chunk never leaves a single token behind: that one would be evaluated
+        alone, by the one-row kernels (see `_step`)."""
+        n = min(self.prompt_chunk, len(job.todo))
+        if len(job.todo) - n == 1:
+            n += 1
+        chunk, job.todo = job.todo[:n], job.todo[n:]
+        self._batch.n_tokens = 0
+        for token in chunk:
+            self._add(slot, token, False)
+        if job.todo:
+            self._decode([])
+        else:
+            self._batch.logits[n - 1] = True
+            self._decode([(slot, job, n - 1)])
+
+    def _decode(self, outputs: list[tuple[Slot, Job, int]]) -> None:
         code = self._lib.llama_decode(self._ctx.ctx, self._batch)
         if code != 0:
             raise RuntimeError(f"llama_decode returned {code}")
