@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from os1.backends.base import GenerationOptions, collect_text
 from os1.backends.llamacpp import PREFILL_CHUNK, LlamaCppBackend
 from os1.backends.structured import generate_json
-from os1.errors import ModelFileError
+from os1.errors import BackendUnavailable, ModelFileError
 from os1.events import GenerationDone, TextDelta
 from os1.messages import Message
 from tests.models import TINY
@@ -199,3 +199,15 @@ async def test_a_prefill_that_waited_for_a_newer_generation_is_dropped(tiny: Lla
             pass
         await asyncio.wait_for(asyncio.gather(prefill, second), 60)
     assert "os1-llama-prefill" not in spy.threads  # its guess predates the newer turn
+
+
+async def test_a_closed_model_refuses_new_work_in_one_sentence():
+    # memory's extraction may ask for a generation while the runtime shuts down: it must get a
+    # clear error, never a worker thread inside a freed model (or a join of an unstarted one)
+    model = LlamaCppBackend(TINY, n_ctx=512, n_threads=1)
+    model.close()
+    with pytest.raises(BackendUnavailable, match="shut down"):
+        await collect_text(model, [Message("user", "Hi")], GenerationOptions(max_tokens=2))
+    with pytest.raises(BackendUnavailable, match="shut down"):
+        await model.prefill([Message("user", "Hi")])
+    assert not any(t.name.startswith("os1-llama") for t in threading.enumerate())

@@ -123,6 +123,8 @@ class LlamaCppBackend:
         self.context_window = n_ctx
         self._lock = threading.Lock()
         self._running: set[tuple[threading.Thread, threading.Event]] = set()
+        self._registry = threading.Lock()  # guards _running and _closed
+        self._closed = False
         self._waiting = 0  # generations waiting for the model (a prefill gives way to them)
         self._generations = 0  # generations started so far
         self._waiting_lock = threading.Lock()
@@ -132,7 +134,10 @@ class LlamaCppBackend:
     def close(self, timeout: float = 10.0) -> None:
         """Stop any generation (within a token), wait for it, and free the model, so that
         no worker thread is inside llama.cpp when the interpreter shuts down."""
-        for thread, stop in list(self._running):
+        with self._registry:  # no worker starts after this; each one listed has started
+            self._closed = True
+            running = list(self._running)
+        for thread, stop in running:
             stop.set()
             thread.join(timeout)
         with self._lock:
@@ -190,10 +195,7 @@ class LlamaCppBackend:
             finally:
                 put(_END)
 
-        thread = threading.Thread(target=work, name="os1-llama", daemon=True)
-        running = (thread, stop)
-        self._running.add(running)
-        thread.start()
+        running = self._start(work, "os1-llama", stop)
         try:
             while (item := await queue.get()) is not _END:
                 if isinstance(item, BaseException):
@@ -202,7 +204,22 @@ class LlamaCppBackend:
                 yield item
         finally:
             stop.set()
-            self._running.discard(running)
+            with self._registry:
+                self._running.discard(running)
+
+    def _start(
+        self, work: Callable[[], None], name: str, stop: threading.Event
+    ) -> tuple[threading.Thread, threading.Event]:
+        """Start a worker thread, registered so that `close` can stop and join it; none starts
+        once the model is closed (a late caller, e.g. memory's extraction at shutdown)."""
+        with self._registry:
+            if self._closed:
+                raise BackendUnavailable("The model has been shut down.")
+            thread = threading.Thread(target=work, name=name, daemon=True)
+            running = (thread, stop)
+            self._running.add(running)
+            thread.start()
+        return running
 
     async def prefill(self, messages: Sequence[Message]) -> None:
         """Evaluate `messages` as the next prompt, speculatively (see the module docstring):
@@ -232,15 +249,13 @@ class LlamaCppBackend:
                 with contextlib.suppress(RuntimeError):  # the caller's loop may be gone
                     loop.call_soon_threadsafe(finish, error)
 
-        thread = threading.Thread(target=work, name="os1-llama-prefill", daemon=True)
-        running = (thread, stop)
-        self._running.add(running)
-        thread.start()
+        running = self._start(work, "os1-llama-prefill", stop)
         try:
             await done
         finally:
             stop.set()
-            self._running.discard(running)
+            with self._registry:
+                self._running.discard(running)
 
     def _prefill(self, messages: Sequence[Message], give_up: Callable[[], bool]) -> None:
         """Run the chat completion path for one token with llama's `eval` chunked, so the
