@@ -39,6 +39,15 @@ class TurnContext:
     store: UserStore
     backend: Backend
     config: Config
-    session_id: int
+    session_id: int = 0  # 0 until the first message starts the session (see `session`)
     memory: Memory | None = None
     clock: Callable[[], datetime] = field(default=_utcnow)
+    channel: str = "text"
+
+    def session(self) -> int:
+        """This context's session id, started by the first write that needs one: opening a
+        context writes nothing, and a session begins in its first message's transaction. It
+        may commit, so call it where the store call runs (a store thread)."""
+        if not self.session_id:
+            self.session_id = self.store.start_session(self.channel)
+        return self.session_id

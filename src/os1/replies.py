@@ -17,19 +17,23 @@ from os1.backends.base import GenerationOptions
 from os1.context import TurnContext
 from os1.errors import UserError
 from os1.events import ErrorEvent, Event, TextDelta, TurnEnded, TurnStarted
-from os1.messages import Message, StoredMessage
+from os1.messages import Message, MessageStatus, StoredMessage
 from os1.storage.offload import off_loop
 
 FLUSH_SECONDS = 0.5
+
+
+def _add_reply(
+    ctx: TurnContext, text: str, status: MessageStatus, meta: dict[str, Any] | None
+) -> StoredMessage:
+    return ctx.store.add_message(ctx.session(), "assistant", text, status, meta)
 
 
 async def say(
     ctx: TurnContext, text: str, meta: dict[str, Any] | None = None
 ) -> AsyncGenerator[Event, None]:
     """A reply whose words are decided by code (onboarding, safety): stored, then streamed."""
-    message = await off_loop(
-        ctx.store.add_message, ctx.session_id, "assistant", text, "complete", meta
-    )
+    message = await off_loop(_add_reply, ctx, text, "complete", meta)
     yield TurnStarted(message.id)
     yield TextDelta(text)
     yield TurnEnded(message.id, "complete", text)
@@ -50,9 +54,7 @@ async def stream_reply(
     store = ctx.store
     message = row
     if message is None:
-        message = await off_loop(
-            store.add_message, ctx.session_id, "assistant", prefix, "streaming", meta
-        )
+        message = await off_loop(_add_reply, ctx, prefix, "streaming", meta)
     yield TurnStarted(message.id)
     parts = [prefix] if prefix else []
     if prefix:

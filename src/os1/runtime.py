@@ -113,14 +113,11 @@ class Runtime:
 
     def context(self, user: User, channel: str = "text") -> TurnContext:
         store = self.accounts.open_store(user)
-        recover = user.id not in self._recovered
-        with store.transaction():  # one commit (one disk flush) for the recovery and the session
-            if recover:
-                # Once per user per process: replies a crash left `streaming` become interrupted.
-                # (Not per context: a second connection must not cut off a live reply.)
-                store.recover()
-            session_id = store.start_session(channel)
-        self._recovered.add(user.id)
+        if user.id not in self._recovered:
+            # Once per user per process: replies a crash left `streaming` become interrupted.
+            # (Not per context: a second connection must not cut off a live reply.)
+            store.recover()
+            self._recovered.add(user.id)
         shared = self.backend()
         backend = shared
         if isinstance(shared, FairBackend):  # the shared model learns whose turn it is
@@ -142,7 +139,7 @@ class Runtime:
             store=store,
             backend=backend,
             config=self.config,
-            session_id=session_id,
+            channel=channel,
             memory=memory,
         )
 

@@ -151,7 +151,7 @@ async def step(
     if text is not None:
         try:
             text = clean_user_text(text, ctx.config.max_input_chars)
-            message = store.add_message(ctx.session_id, "user", text, meta={"onboarding": True})
+            message = store.add_message(ctx.session(), "user", text, meta={"onboarding": True})
         except UserError as e:
             yield ErrorEvent(e.sentence)
             return
