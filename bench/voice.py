@@ -4,14 +4,18 @@ Per profile (a fresh child process each, so peak RSS is that whole stack's alone
 Whisper tiny.en, Piper joe, the profile's LLM), 22 spoken questions of varied length, made by
 our own Piper voice, are fed to a VoiceSession in 32 ms chunks at wall-clock pace.
 Voice-to-voice latency = wall time from feeding the last voiced input sample (so the VAD's
-hangover counts) to the first AudioChunk of the reply. After the first audio the reply is hung
-up (the next question comes at once). Then barge-in: speech fed over a playing reply; reaction
-= wall time from feeding the frame that confirms the speech to the BargeIn frame (playback
-stops there; a local speaker then empties its buffer within one ~20 ms block); onset->stop
-adds the 250 ms short-noise filter on top. STT/TTS real-time factors and round-trip WER are
-measured on the same utterances, and `pipeline_wer` on what the session heard (endpointing and
-speculative transcription included). Each turn is also split into stages (wall time after the
-last voiced sample): endpoint (SpeechEnded), transcript, the model's first token, first audio.
+hangover counts) to the first AudioChunk of the reply to the whole utterance (the first after
+its endpoint). A reply that started sounding before the person had finished (it answered a
+pause mid-utterance, and was then talked over) is counted in `premature_replies`, never as a
+latency. After the first audio the reply is hung up (the next question comes at once).
+Then barge-in: speech fed over a playing reply; reaction = wall time from feeding the frame
+that confirms the speech to the BargeIn frame (playback stops there; a local speaker then
+empties its buffer within one ~20 ms block); onset->stop adds the 250 ms short-noise filter on
+top. STT/TTS real-time factors and round-trip WER are measured on the same utterances, and
+`pipeline_wer` on what the session heard (endpointing and speculative transcription included).
+Each turn is also split into stages (wall time after the last voiced sample): endpoint
+(SpeechEnded), transcript, the first token run_turn yields, the start of the first piece's
+synthesis, first audio; `first_piece_words_p50` is that piece's length in words.
 The machine's load average is recorded: other work on these 2 cores inflates every number.
 
     python bench/voice.py --json bench/results/voice.json [--profiles default fast]
@@ -65,6 +69,11 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values), q)) if values else float("nan")
 
 
+def ms(value: float) -> int | None:
+    """Milliseconds for the JSON; None where nothing was measured (NaN)."""
+    return None if np.isnan(value) else round(value)
+
+
 def wer(reference: str, hypothesis: str) -> tuple[int, int]:
     ref = [w.strip(".,?!'").lower() for w in reference.split()]
     hyp = [w.strip(".,?!'").lower() for w in hypothesis.split()]
@@ -108,9 +117,10 @@ async def run_profile(profile: str, questions: list[str], barge_ins: int) -> dic
     from os1.config import load_config
     from os1.persona.identity import ONBOARDED, Identity
     from os1.runtime import Runtime
+    from os1.voice import session as session_module
     from os1.voice.audio import STT_RATE
     from os1.voice.catalog import load_engines
-    from os1.voice.frames import AudioChunk, BargeIn, Frame, SpeechStarted, Transcript
+    from os1.voice.frames import AudioChunk, BargeIn, Frame, SpeechEnded, SpeechStarted, Transcript
     from os1.voice.session import VoiceSession
 
     home = Path(tempfile.mkdtemp(prefix="os1-voice-bench-"))
@@ -123,19 +133,25 @@ async def run_profile(profile: str, questions: list[str], barge_ins: int) -> dic
         Identity(os_name="Samantha", voice="joe", user_name="Sam", onboarding_step=ONBOARDED)
     )
     joe = engines.voices.tts("joe")
-    streams: list[tuple[float, float | None, int]] = []  # (start, first token, max_tokens)
-    backend: Any = ctx.backend
-    plain_stream = backend.stream
+    # when run_turn yields its first words, and when each synthesis starts (what, when)
+    first_tokens: list[float] = []
+    syntheses: list[tuple[float, str]] = []
+    plain_turn, plain_synthesize = session_module.run_turn, joe.synthesize
 
-    async def timed_stream(messages: Any, options: Any) -> Any:
-        start, first = time.perf_counter(), None
-        async for event in plain_stream(messages, options):
-            if first is None and type(event).__name__ == "TextDelta":
-                first = time.perf_counter()
-                streams.append((start, first, options.max_tokens))
+    async def timed_turn(*args: Any) -> Any:
+        first = True
+        async for event in plain_turn(*args):
+            if first and type(event).__name__ == "TextDelta":
+                first_tokens.append(time.perf_counter())
+                first = False
             yield event
 
-    backend.stream = timed_stream  # the same object: the session still sees an embedded model
+    def timed_synthesize(text: str) -> Any:
+        syntheses.append((time.perf_counter(), text))
+        return plain_synthesize(text)
+
+    session_module.run_turn = timed_turn  # type: ignore[assignment]
+    joe.synthesize = timed_synthesize  # type: ignore[method-assign]
     load_before = os.getloadavg()
 
     # speech in (made by our own TTS) + STT/TTS speed and accuracy on it
@@ -161,7 +177,21 @@ async def run_profile(profile: str, questions: list[str], barge_ins: int) -> dic
     latencies: list[float] = []
     premature = 0
     pipeline_errors = pipeline_words = 0
-    stages: dict[str, list[float]] = {"endpoint": [], "transcript": [], "first_token": []}
+    stages: dict[str, list[float]] = {
+        "endpoint": [],
+        "transcript": [],
+        "first_token": [],
+        "first_piece": [],
+    }
+    piece_words: list[int] = []
+
+    def answered(out: list[tuple[float, Frame]], since: float) -> float | None:
+        """When the reply to the utterance that ended after `since` first sounded."""
+        ends = [t for t, f in out if isinstance(f, SpeechEnded) and t >= since]
+        if not ends:
+            return None
+        return next((t for t, f in out if isinstance(f, AudioChunk) and t > ends[-1]), None)
+
     for i, x in enumerate([warm, *utterances]):
         session = VoiceSession(ctx, engines)
         frames: list[tuple[float, Frame]] = []
@@ -173,50 +203,66 @@ async def run_profile(profile: str, questions: list[str], barge_ins: int) -> dic
         consumer = asyncio.create_task(collect())
         padded = np.concatenate([np.zeros(STT_RATE // 2, np.float32), x])
         t_last = await feed_realtime(session, padded)
-        got = lambda out=frames: any(isinstance(f, AudioChunk) for _, f in out)  # noqa: E731
+        got = lambda out=frames, t=t_last: answered(out, t) is not None  # noqa: E731
         await feed_realtime(session, np.zeros(STT_RATE * 20, np.float32), until=got)
         async with asyncio.timeout(120):  # (a loaded machine is slow, not broken)
             while not got():
                 if consumer.done():
                     consumer.result()  # re-raises what broke the session
                 await asyncio.sleep(0.005)
-        first = next(t for t, f in frames if isinstance(f, AudioChunk))
-        if i > 0 and first < t_last:  # it answered a pause mid-utterance (the person then
-            premature += 1  # talked over it): counted, but it is no latency
+        first = answered(frames, t_last)
+        assert first is not None
+        # it answered a pause mid-utterance and the person talked over it: not a latency
+        early = any(isinstance(f, AudioChunk) and t < t_last for t, f in frames)
+        log = ""
+        if i > 0 and early:
+            premature += 1
         elif i > 0:  # the first (warm-up) turn pays the model's cold prompt
             latencies.append((first - t_last) * 1000)
             said = " ".join(f.text for _, f in frames if isinstance(f, Transcript))
             e, n = wer(questions[i - 1], said)
             pipeline_errors, pipeline_words = pipeline_errors + e, pipeline_words + n
-            ended = [t for t, f in frames if type(f).__name__ == "SpeechEnded"]
-            heard = [t for t, f in frames if type(f).__name__ == "Transcript"]
-            if ended and heard:
-                stages["endpoint"].append((ended[-1] - t_last) * 1000)
-                stages["transcript"].append((heard[-1] - t_last) * 1000)
-                tokens = [t for s, t, n in streams if n != 1 and t is not None and t >= heard[-1]]
-                if tokens:
-                    stages["first_token"].append((min(tokens) - t_last) * 1000)
-        print(f"{profile} turn {i}: {(first - t_last) * 1000:.0f} ms", file=sys.stderr)
+            ended = [t for t, f in frames if isinstance(f, SpeechEnded)]
+            heard = [t for t, f in frames if isinstance(f, Transcript)]
+            turn = {"endpoint": ended[-1], "transcript": heard[-1]}
+            tokens = [t for t in first_tokens if ended[-1] <= t <= first]
+            if tokens:
+                turn["first_token"] = tokens[0]
+            pieces = [(t, text) for t, text in syntheses if ended[-1] <= t <= first]
+            if pieces:
+                turn["first_piece"] = pieces[0][0]
+                piece_words.append(len(pieces[0][1].split()))
+            for stage, t in turn.items():
+                stages[stage].append((t - t_last) * 1000)
+            log = " ".join(f"{k} {(t - t_last) * 1000:.0f}" for k, t in turn.items())
+        tag = " (premature reply)" if early else f" ({log})" if i > 0 else ""
+        print(f"{profile} turn {i}: {(first - t_last) * 1000:.0f} ms{tag}", file=sys.stderr)
         await session.aclose()
         await consumer
 
-    # barge-in: talk over a playing reply
+    # barge-in: talk over a playing reply (one asked to be long, interrupted 0.3 s into its
+    # first sound); a reply that was over before the speech was confirmed cannot be
+    # interrupted, so it is counted apart, not as a miss
     reactions: list[float] = []
     onset_to_stop: list[float] = []
+    over = 0
+    story = joe.synthesize("Tell me a long story about the sea, please.").at(STT_RATE).samples
+    story = story[: last_voiced(story)]
     interruption = joe.synthesize("Wait, wait, hold on a second.").at(STT_RATE).samples
     for _ in range(barge_ins):
         session = VoiceSession(ctx, engines)
         frames = []
         consumer = asyncio.create_task(collect(session, frames))
-        q = utterances[len(utterances) - 3]
-        await feed_realtime(session, np.concatenate([np.zeros(8000, np.float32), q]))
-        got = lambda out=frames: any(isinstance(f, AudioChunk) for _, f in out)  # noqa: E731
+        t_last = await feed_realtime(session, np.concatenate([np.zeros(8000, np.float32), story]))
+        got = lambda out=frames, t=t_last: answered(out, t) is not None  # noqa: E731
         await feed_realtime(session, np.zeros(STT_RATE * 20, np.float32), until=got)
-        await feed_realtime(session, np.zeros(STT_RATE // 2, np.float32))
+        await feed_realtime(session, np.zeros(STT_RATE * 3 // 10, np.float32))
         fed: list[float] = []
+        replying = True  # the OS was talking all the while the interruption was fed
         start = time.perf_counter()
         for j in range(0, len(interruption), 512):
             await asyncio.sleep(max(0.0, start + j / STT_RATE - time.perf_counter()))
+            replying = replying and session.busy
             before = time.perf_counter()
             session.feed((interruption[j : j + 512] * 32767).astype("<i2").tobytes())
             fed.append(before)
@@ -230,6 +276,10 @@ async def run_profile(profile: str, questions: list[str], barge_ins: int) -> dic
             onset = [f for _, f in frames if isinstance(f, SpeechStarted)][-1]
             assert isinstance(barge[0][1], BargeIn)
             onset_to_stop.append((barge[0][1].at - onset.at) * 1000 + reactions[-1])
+        elif replying:
+            print(f"{profile} barge-in missed", file=sys.stderr)
+        else:
+            over += 1
         await session.aclose()
         await consumer
     runtime.close()
@@ -237,12 +287,13 @@ async def run_profile(profile: str, questions: list[str], barge_ins: int) -> dic
         "profile": profile,
         "load_avg_before": [round(v, 2) for v in load_before],
         "load_avg_after": [round(v, 2) for v in os.getloadavg()],
-        "stage_ms_p50": {k: round(pct(v, 50)) for k, v in stages.items()},
-        "stage_ms_p95": {k: round(pct(v, 95)) for k, v in stages.items()},
+        "stage_ms_p50": {k: ms(pct(v, 50)) for k, v in stages.items()},
+        "stage_ms_p95": {k: ms(pct(v, 95)) for k, v in stages.items()},
+        "first_piece_words_p50": float(np.median(piece_words)) if piece_words else None,
         "utterances": len(latencies) + premature,
         "premature_replies": premature,
-        "voice_to_voice_ms_p50": round(pct(latencies, 50)),
-        "voice_to_voice_ms_p95": round(pct(latencies, 95)),
+        "voice_to_voice_ms_p50": ms(pct(latencies, 50)),
+        "voice_to_voice_ms_p95": ms(pct(latencies, 95)),
         "voice_to_voice_ms_all": [round(v) for v in latencies],
         "stt_rtf": round(stt_time / stt_audio, 3),
         "stt_wer": round(errors / max(1, words), 3),
@@ -250,8 +301,9 @@ async def run_profile(profile: str, questions: list[str], barge_ins: int) -> dic
         "tts_rtf": round(tts_time / tts_audio, 3),
         "barge_in_ms_p95": round(pct(reactions, 95), 2),
         "barge_in_ms_p50": round(pct(reactions, 50), 2),
-        "barge_in_detected": f"{len(reactions)}/{barge_ins}",
-        "barge_in_onset_to_stop_ms_p95": round(pct(onset_to_stop, 95)),
+        "barge_in_detected": f"{len(reactions)}/{barge_ins - over}",
+        "barge_in_reply_already_over": over,
+        "barge_in_onset_to_stop_ms_p95": ms(pct(onset_to_stop, 95)),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
 
@@ -280,11 +332,10 @@ def main() -> int:
                 *(sys.executable, __file__, "--child", profile),
                 *("--utterances", str(args.utterances), "--barge-ins", str(args.barge_ins)),
             ],
-            capture_output=True,
+            stdout=subprocess.PIPE,  # (its per-turn log goes straight to stderr)
             text=True,
         )
         if out.returncode:
-            print(out.stderr[-3000:], file=sys.stderr)
             return 1
         results["profiles"][profile] = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"{profile}: {time.perf_counter() - t:.0f} s", file=sys.stderr)

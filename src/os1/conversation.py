@@ -47,6 +47,14 @@ def prompt_cache(backend: Backend) -> PromptCache | None:
     return inner if isinstance(inner, PromptCache) else None
 
 
+def reply_options(ctx: TurnContext) -> GenerationOptions:
+    """How a turn's reply is generated (voice asks for the same when it speculates, so the two
+    must not drift apart)."""
+    return GenerationOptions(
+        max_tokens=ctx.config.max_reply_tokens, temperature=ctx.config.temperature
+    )
+
+
 def prompt_for(
     ctx: TurnContext,
     text: str,
@@ -118,9 +126,9 @@ def _begin(ctx: TurnContext, text: str | None) -> tuple[Identity, _Begun | None]
         count=ctx.backend.count_tokens,
     )
     history = ctx.store.messages(limit=400)
-    with ctx.store.transaction():
-        said = ctx.store.add_message(ctx.session_id, "user", text)
-        row = ctx.store.add_message(ctx.session_id, "assistant", "", "streaming")
+    with ctx.store.transaction():  # a new session's row is committed with its first message
+        said = ctx.store.add_message(ctx.session(), "user", text)
+        row = ctx.store.add_message(ctx.session(), "assistant", "", "streaming")
     return identity, _Begun(text, history, said, row)
 
 
@@ -138,9 +146,7 @@ async def run_turn(ctx: TurnContext, text: str | None) -> AsyncGenerator[Event, 
     if begun is None:
         return
     text, history, user_message, row = begun.text, begun.history, begun.said, begun.row
-    options = GenerationOptions(
-        max_tokens=ctx.config.max_reply_tokens, temperature=ctx.config.temperature
-    )
+    options = reply_options(ctx)
     ended: TurnEnded | None = None
     try:
         yield MessageStored(user_message.id)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from os1.backends.base import GenerationOptions
 from os1.backends.fair import FairBackend
 from os1.context import TurnContext
 from os1.conversation import prompt_cache
+from os1.events import BackendEvent
 from os1.messages import Message
 from os1.testing import ScriptedBackend
 from os1.voice import prosody
@@ -234,13 +236,26 @@ async def test_a_pause_after_a_phrase_waits_and_keeps_the_first_part(
 
 @dataclass
 class CachingBackend(ScriptedBackend):
-    """A scripted embedded model: records prefills and when generation yields the cores."""
+    """A scripted embedded model: records prefills, generations stopped before their end, and
+    when generation yields the cores."""
 
     prefilled: list[str] = field(default_factory=list)
+    stopped: int = 0
     yielding: bool = False
 
     async def prefill(self, messages: Sequence[Message]) -> None:
         self.prefilled.append(messages[-1].content)
+
+    async def stream(
+        self, messages: Sequence[Message], options: GenerationOptions
+    ) -> AsyncGenerator[BackendEvent, None]:
+        finished = False
+        try:
+            async for event in super().stream(messages, options):
+                yield event
+            finished = True
+        finally:
+            self.stopped += not finished
 
     @contextlib.contextmanager
     def yield_cores(self) -> Iterator[None]:
@@ -262,8 +277,10 @@ class WatchingTts(ToneTts):
         return super().synthesize(text)
 
 
-async def test_the_guess_is_prefilled_and_the_first_piece_has_the_cores(ctx: TurnContext):
-    backend = ctx.backend = CachingBackend(script=["Oh, I hear you. Rest a little tonight."])
+async def test_a_guess_that_was_not_the_end_is_generated_but_never_heard(ctx: TurnContext):
+    backend = ctx.backend = CachingBackend(
+        script=["Never heard, " * 20, "Oh, I hear you. Rest a little tonight."], delay=0.01
+    )
     stt = ScriptedStt(["I feel a", "I feel a little tired today.", "To be honest."])
     tts = WatchingTts(backend=backend)
     session = VoiceSession(ctx, engines(stt, tts))
@@ -272,20 +289,127 @@ async def test_the_guess_is_prefilled_and_the_first_piece_has_the_cores(ctx: Tur
     await play(session, tone(1.5))  # heard so far after a second of speech: "I feel a"
     assert 1.0 <= stt.heard[0].seconds < 1.1 and backend.prefilled == ["", "I feel a"]
     await play(session, silence(0.16))
-    await until(lambda: len(backend.prefilled) > 2)  # the guess's prompt is evaluated meanwhile
-    assert backend.prefilled[2:] == ["I feel a little tired today."]
+    # a statement may be the end: its reply is generated while the endpoint waits
+    await until(lambda: len(backend.calls) == 1)
+    assert backend.calls[0].messages[-1].content == "I feel a little tired today."
     assert ctx.store.messages() == []  # nothing speculative is stored
-    await play(session, tone(0.25))
+    await play(session, tone(0.25))  # ... but the person goes on
     await play(session, silence(0.16))
     await asyncio.sleep(0.05)
     await play(session, silence(0.5))
     await session.finish()
     await consumer
+    stt.assert_done()
+    backend.assert_done()
     users = [m.content for m in ctx.store.messages() if m.role == "user"]
     assert users == ["I feel a little tired today, to be honest."]
     assert backend.calls[-1].messages[-1].content == users[0]  # the turn saw the final text
-    assert tts.spoken[:2] == ["Oh,", "I hear you."]
-    assert tts.while_yielding[:2] == [True, False]  # only the first piece pauses the model
+    assert backend.stopped == 1  # the speculative generation was cut off
+    heard = [f.text for f in frames if isinstance(f, ReplyText)]
+    assert heard[:2] == ["Oh,", "I hear you."]  # (its first piece may have been voiced: unheard)
+    assert not any("Never" in piece for piece in heard)
+    # only the first piece pauses the model
+    real = [
+        y for said, y in zip(tts.spoken, tts.while_yielding, strict=True) if "Never" not in said
+    ]
+    assert real[:2] == [True, False]
+
+
+async def test_the_turn_takes_over_the_reply_generated_for_its_guess(ctx: TurnContext):
+    backend = ctx.backend = CachingBackend(script=["Oh, I hear you."], delay=0.01)
+    stt = ScriptedStt(["I feel a little tired today."])  # heard once, during the pause
+    tts = WatchingTts(backend=backend)
+    session = VoiceSession(ctx, engines(stt, tts))
+    frames: list[Frame] = []
+    consumer = asyncio.create_task(collect(session, frames))
+    await play(session, tone(0.8))
+    await play(session, silence(0.16))
+    await until(lambda: len(backend.calls) == 1)
+    await until(lambda: tts.spoken == ["Oh,"])  # its first piece is voiced ahead too ...
+    assert not any(isinstance(f, (SpeechEnded, AudioChunk)) for f in frames)  # ... unheard
+    await play(session, silence(0.5))
+    await session.finish()
+    await consumer
+    stt.assert_done()
+    assert len(backend.calls) == 1  # the turn asked for the same prompt and got that reply
+    assert [(m.role, m.content, m.status) for m in ctx.store.messages()] == [
+        ("user", "I feel a little tired today.", "complete"),
+        ("assistant", "Oh, I hear you.", "complete"),
+    ]
+    assert tts.spoken == ["Oh,", "I hear you."]  # the first piece was not voiced twice
+    assert [f.text for f in frames if isinstance(f, ReplyText)] == tts.spoken
+
+
+async def test_hanging_up_stops_a_speculative_generation(ctx: TurnContext):
+    backend = ctx.backend = CachingBackend(script=["Well, " * 50], delay=0.02)
+    stt = ScriptedStt(["I feel a little tired today."])
+    session = VoiceSession(ctx, engines(stt))
+    consumer = asyncio.create_task(collect(session, []))
+    await play(session, tone(0.8))
+    await play(session, silence(0.16))
+    await until(lambda: len(backend.calls) == 1)
+    await session.aclose()
+    await consumer
+    await until(lambda: backend.stopped == 1)
+    assert ctx.store.messages() == []
+
+
+async def test_a_trailing_and_is_only_prefilled(ctx: TurnContext):
+    backend = ctx.backend = CachingBackend(script=["Go on."])
+    stt = ScriptedStt(["I went to the shop and"])
+    session = VoiceSession(ctx, engines(stt))
+    frames: list[Frame] = []
+    consumer = asyncio.create_task(collect(session, frames))
+    await play(session, tone(0.8))
+    await play(session, silence(0.16))
+    await until(lambda: "I went to the shop and" in backend.prefilled)
+    assert backend.calls == []
+    await play(session, silence(1.0))
+    await session.finish()
+    await consumer
+    assert [m.content for m in ctx.store.messages()] == ["I went to the shop and", "Go on."]
+
+
+async def test_a_slow_model_gets_a_short_first_piece(ctx: TurnContext, backend: ScriptedBackend):
+    reply = "I think that learning the piano is a lovely idea."
+    backend.script = [reply]
+    backend.delay = 0.1  # a word every 100 ms: the first phrase takes a second
+    stt = ScriptedStt(["Is the piano a silly idea?"])
+    tts = ToneTts()
+    session = VoiceSession(ctx, engines(stt, tts))
+    frames: list[Frame] = []
+    consumer = asyncio.create_task(collect(session, frames))
+    await play(session, tone(1.0))
+    await play(session, silence(0.5))
+    await until(lambda: any(isinstance(f, AudioChunk) for f in frames))  # (live, not a file)
+    await session.finish()
+    await consumer
+    # FIRST_PIECE_WAIT (250 ms) after the first word, before the 5-word cut: what has come
+    assert tts.spoken[0] in ("I think", "I think that")
+    assert " ".join(tts.spoken) == reply  # nothing lost or repeated
+    assert ctx.store.messages()[-1].content == reply
+
+
+async def test_a_slow_model_keeps_the_speaker_fed(ctx: TurnContext, backend: ScriptedBackend):
+    reply = "I think that learning the piano is a lovely idea, and it keeps the mind young."
+    backend.script = [reply]
+    backend.delay = 0.15
+    stt = ScriptedStt(["Is the piano a silly idea?"])
+    tts = ToneTts()  # 0.25 s a word
+    session = VoiceSession(ctx, engines(stt, tts))
+    frames: list[Frame] = []
+    consumer = asyncio.create_task(collect(session, frames))
+    await play(session, tone(1.0))
+    await play(session, silence(0.5))
+    await until(lambda: any(isinstance(f, AudioChunk) for f in frames))
+    await play(session, silence(0.6))  # the short first piece has played out
+    await until(lambda: len(tts.spoken) > 1)
+    # the next piece did not wait for the comma after "idea": the words so far, three or more
+    assert len(tts.spoken[1].split()) >= 3 and tts.spoken[1][-1].isalpha()
+    await session.finish()
+    await consumer
+    assert " ".join(tts.spoken) == reply
+    assert ctx.store.messages()[-1].content == reply
 
 
 def test_the_embedded_model_is_found_behind_the_fair_queue() -> None:

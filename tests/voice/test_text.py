@@ -79,3 +79,12 @@ def test_what_a_guess_sounds_like_and_how_parts_join() -> None:
     assert without_echoes("Can you help me? Can you") == "Can you help me?"
     assert without_echoes("Good morning. Good morning. Good") == "Good morning."
     assert without_echoes("Hi. How are you?") == "Hi. How are you?"
+
+
+def test_cut_hands_out_the_complete_words_so_far() -> None:
+    splitter = ClauseSplitter()
+    assert splitter.push("I") == [] and splitter.cut() == []  # one word is not a piece
+    assert splitter.push(" think that") == []
+    assert splitter.cut() == ["I think"]  # "that" may still go on ("that's")
+    assert splitter.started
+    assert splitter.push(" learning helps.") == ["that learning helps."]

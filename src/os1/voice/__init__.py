@@ -9,6 +9,7 @@
     prosody.py    energy, pitch, speaking rate of each utterance, stored with the turn
     frames.py     what the pipeline emits (system frames survive barge-in, data frames do not)
     session.py    VoiceSession: the live pipeline with barge-in; the API the server wraps
+    speculation.py  a reply generated for a guessed transcript, taken over by its turn
     files.py      one recorded question -> one spoken answer (`os1 talk --in/--out`)
     testing.py    fakes for the seams
 

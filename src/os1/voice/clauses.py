@@ -5,6 +5,8 @@ the rest. A piece ends at sentence punctuation, or at a clause mark (, ; : —) 
 `min_words`; the first piece of a reply may be as short as `first_min_words` (a quick "Oh,"
 gets sound out sooner), and a long run without punctuation is cut at `max_words` words
 (`first_max_words` for the first piece, so the first sound never waits for a long sentence).
+`cut()` hands out the complete words buffered so far (the session does so for the first piece
+when the model is slow to reach a clause mark).
 A period inside a number ("3.5") or after a single capital ("J.") does not end a piece.
 
 Models stream words with their leading space (" well", ","), so a piece ends as soon as its
@@ -66,6 +68,23 @@ class ClauseSplitter:
             self._emitted += 1
             self._buffer = partial
         return pieces
+
+    @property
+    def started(self) -> bool:
+        """A piece has been handed out."""
+        return self._emitted > 0
+
+    def cut(self, min_words: int = 2) -> list[str]:
+        """The complete words buffered so far as one piece, if there are `min_words` of them:
+        the first sound need not wait for a slow model to finish its phrase. The word still
+        arriving stays buffered."""
+        run = self._buffer.split()
+        partial = "" if self._buffer[-1:].isspace() or not run else run.pop()
+        if len(run) < min_words:
+            return []
+        self._emitted += 1
+        self._buffer = partial
+        return [" ".join(run)]
 
     def flush(self) -> list[str]:
         rest, self._buffer = self._buffer.strip(), ""

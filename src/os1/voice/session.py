@@ -37,11 +37,21 @@ reply only evaluates what differs. If the person goes on, the guess is kept as t
 the utterance and only the rest is transcribed. While the person talks, what they have said
 so far is transcribed about once a second and its prompt evaluated the same way, so a
 question that ends at once finds most of its words already in the cache (at a pause that
-prefill stops: the guess's transcription needs the cores). run_turn only ever sees the final
-text; nothing speculative is stored.
+prefill stops: the guess's transcription needs the cores). A guess that sounds like a finished
+statement (or cannot tell) goes further: while the endpoint waits out the longer silence, the
+reply to it is already being generated (os1.voice.speculation), and its first piece
+synthesised as soon as it is written; the turn takes that generation over if its prompt is the
+same, and plays that audio if its first piece is the same text. Speech resuming cancels both at
+the first voiced frame. run_turn only ever sees the final text; nothing speculative is stored,
+and nothing is played before the endpoint.
 
 First sound: the model and the TTS share the CPU, so generation pauses between tokens while
 the reply's first piece is synthesised (the rest has that piece's playback time to catch up).
+A slow model does not hold the sound until a phrase is complete: FIRST_PIECE_WAIT after the
+first words, the complete words so far (two at least) become the first piece. After a piece cut
+that short, whenever what is left to play runs out within FEED_MARGIN and nothing else is being
+synthesised, the words so far (LATER_CUT_WORDS at least) are the next piece, so the short first
+piece is not followed by silence while the model finishes its phrase.
 
 Barge-in = an Onset while a reply is
 generating or playing: data frames are dropped, the reply task is cancelled (run_turn stops,
@@ -52,6 +62,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import re
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import AbstractContextManager, aclosing
@@ -61,7 +72,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from os1.context import TurnContext
-from os1.conversation import prewarm, prompt_cache, run_turn
+from os1.conversation import prewarm, prompt_cache, prompt_for, reply_options, run_turn
 from os1.errors import UserError
 from os1.events import (
     ErrorEvent,
@@ -71,6 +82,8 @@ from os1.events import (
     TurnEnded,
     TurnStarted,
 )
+from os1.inputs import clean_user_text
+from os1.storage.offload import off_loop
 from os1.voice import prosody as prosody_store
 from os1.voice.audio import STT_RATE, Audio, Samples, from_pcm16, to_pcm16
 from os1.voice.catalog import VoiceEngines
@@ -90,11 +103,15 @@ from os1.voice.frames import (
 )
 from os1.voice.listener import Endpoint, Listener, ListenSettings, Onset, Pause, rms
 from os1.voice.prosody import Prosody, measure
+from os1.voice.speculation import SpeculatingBackend, Speculation
 
 DIDNT_CATCH = "Sorry, I didn't catch that."
 FOLLOW_EVERY = STT_RATE  # new speech between transcripts taken while the person talks
 FOLLOW_MAX = 10 * STT_RATE  # ... while what is transcribed fits Whisper's short window
 ECHO_DELAY = STT_RATE // 10  # the echo may lag what we hand out by up to 100 ms
+FIRST_PIECE_WAIT = 0.25  # s after the first words: then the first piece is what has come
+FEED_MARGIN = 0.3  # s of audio left to play: then the next piece is what has come ...
+LATER_CUT_WORDS = 3  # ... if it has this many words
 
 
 @dataclass
@@ -164,6 +181,58 @@ class _Guess:
         return join_heard(self.prefix, self.words.result())
 
 
+@dataclass
+class _FirstPiece:
+    """The first piece of a speculative reply, synthesised while the endpoint waits."""
+
+    tts: TextToSpeech
+    text: str
+    audio: asyncio.Task[Audio]
+
+
+@dataclass
+class _Ahead:
+    """A reply being generated for a guess (the speculation once its prompt is built), and
+    its first piece being voiced (once the speculation has written it)."""
+
+    last_voiced: int  # the pause it was guessed at
+    started: asyncio.Task[Speculation | None]
+    voicing: asyncio.Task[_FirstPiece | None] | None = None
+
+    def drop(self) -> None:
+        """Cancel it, whether or not the generation has started yet."""
+        self.started.cancel()
+        self.started.add_done_callback(_cancel_speculation)
+        self.drop_voice()
+
+    def drop_voice(self) -> None:
+        """Cancel voicing the first piece (the turn's own first piece is another)."""
+        if self.voicing is not None:
+            self.voicing.cancel()
+            self.voicing.add_done_callback(_cancel_first_piece)
+
+    def first_piece(self) -> _FirstPiece | None:
+        """The first piece if its synthesis has begun (else the turn voices its own)."""
+        voicing = self.voicing
+        if voicing is None or not voicing.done() or voicing.cancelled():
+            return None
+        return None if voicing.exception() is not None else voicing.result()
+
+
+def _cancel_speculation(started: asyncio.Task[Speculation | None]) -> None:
+    if not started.cancelled() and started.exception() is None:
+        speculation = started.result()
+        if speculation is not None:
+            speculation.cancel()
+
+
+def _cancel_first_piece(voicing: asyncio.Task[_FirstPiece | None]) -> None:
+    if not voicing.cancelled() and voicing.exception() is None:
+        piece = voicing.result()
+        if piece is not None:
+            piece.audio.cancel()
+
+
 class VoiceSession:
     def __init__(
         self,
@@ -203,6 +272,7 @@ class VoiceSession:
         self._warming: asyncio.Task[None] | None = None
         self._following: asyncio.Future[str] | None = None
         self._followed = 0  # samples of the utterance in progress the last follow-up covered
+        self._ahead: _Ahead | None = None
 
     # --- input ------------------------------------------------------------------------------
 
@@ -227,6 +297,8 @@ class VoiceSession:
             reference = self._reference_rms(self.now)
             for event in self.listener.push(frame, reference, busy=self.busy):
                 self._on_listen(event)
+            if self._ahead is not None and self.listener.last_voiced != self._ahead.last_voiced:
+                self._drop_ahead()  # the person goes on: that guess was not the end
             if self._warm:
                 self._follow_speech()
             self._announce_ends()
@@ -245,6 +317,12 @@ class VoiceSession:
                 self._barge_in()
             return
         guess = self._take_guess(event.last_voiced)
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and (
+            isinstance(event, Pause) or ahead.last_voiced != event.last_voiced
+        ):
+            ahead.drop()
+            ahead = None
         if isinstance(event, Pause):
             if self._warming is not None:  # the guess needs the cores
                 self._warming.cancel()
@@ -263,7 +341,7 @@ class VoiceSession:
             parts = [carried[0].samples, gap, event.audio.samples]
             utterance = Audio(np.concatenate(parts).astype(np.float32), STT_RATE)
             prefix, start, pending = "", 0, None
-        self._start_reply(self._respond(utterance, prefix, start, pending))
+        self._start_reply(self._respond(utterance, prefix, start, pending, ahead))
 
     # --- speculation ------------------------------------------------------------------------
 
@@ -328,14 +406,69 @@ class VoiceSession:
             if ended is not None:
                 self._on_listen(ended)
             return
+        trailing = _UNFINISHED.search(text) is not None  # "and", "um", a comma: more follows
         if finished is False:
             settings = listener.settings
-            unfinished = text.rstrip()[-1:] != "." or _UNFINISHED.search(text) is not None
             listener.hold(
-                settings.unfinished_hangover_ms if unfinished else settings.statement_hangover_ms
+                settings.unfinished_hangover_ms if trailing else settings.statement_hangover_ms
             )
-        if self._warm:  # the prefill gives way to the real turn within a chunk
+        if self._warm and not trailing:  # it may well be the end: start the reply
+            self._speculate(text, guess.last_voiced)
+        elif self._warm:  # the prefill gives way to the real turn within a chunk
             self._prewarm(text)
+
+    def _speculate(self, text: str, last_voiced: int) -> None:
+        """Start generating the reply run_turn would ask the model for if `text` is the
+        whole utterance (see os1.voice.speculation); the endpoint of this pause takes it."""
+        self._drop_ahead()
+        if self._warming is not None:  # the generation evaluates the prompt itself
+            self._warming.cancel()
+        ctx = self.ctx
+
+        async def start() -> Speculation | None:
+            identity = await off_loop(ctx.store.get_identity)
+            if not identity.onboarded:
+                return None
+            try:
+                clean = clean_user_text(text, ctx.config.max_input_chars)
+                history = await off_loop(ctx.store.messages, limit=400)
+                notes = await ctx.memory.notes_for(clean, ctx.clock()) if ctx.memory else ""
+                prompt = prompt_for(ctx, clean, history=history, notes=notes, identity=identity)
+            except UserError:  # the real turn will say so
+                return None
+            speculation = Speculation(ctx.backend, prompt.messages, reply_options(ctx))
+            ahead.voicing = asyncio.get_running_loop().create_task(self._voice_first(speculation))
+            return speculation
+
+        ahead = _Ahead(last_voiced, asyncio.get_running_loop().create_task(start()))
+        self._ahead = ahead
+
+    async def _voice_first(self, speculation: Speculation) -> _FirstPiece | None:
+        """Synthesise the speculative reply's first piece as soon as it is written (the turn
+        plays it if its own first piece is the same text, in the same voice)."""
+        tts = await self._voice()
+        splitter, started = ClauseSplitter(), False
+        pieces: list[str] = []
+        async with aclosing(speculation.events()) as events:
+            async for event in events:
+                if isinstance(event, TextDelta):  # as run_turn passes it on: no leading blanks
+                    text = event.text if started else event.text.lstrip()
+                    started = started or bool(text)
+                    if pieces := splitter.push(text):
+                        break
+        if not pieces:
+            return None
+
+        async def synthesize() -> Audio:
+            with self._cores_to_speech():  # as the turn's own first piece would
+                return await asyncio.to_thread(tts.synthesize, pieces[0])
+
+        return _FirstPiece(tts, pieces[0], asyncio.get_running_loop().create_task(synthesize()))
+
+    def _drop_ahead(self) -> None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.drop()
 
     def _prewarm(self, text: str) -> None:
         """Evaluate the prompt ahead (embedded model only); a newer guess replaces an older
@@ -444,6 +577,21 @@ class VoiceSession:
         prefix: str = "",
         start: int = 0,
         pending: asyncio.Future[str] | None = None,
+        ahead: _Ahead | None = None,
+    ) -> None:
+        try:
+            await self._answer(utterance, prefix, start, pending, ahead)
+        finally:
+            if ahead is not None:  # not taken, or taken and over: stop the model
+                ahead.drop()
+
+    async def _answer(
+        self,
+        utterance: Audio,
+        prefix: str,
+        start: int,
+        pending: asyncio.Future[str] | None,
+        ahead: _Ahead | None,
     ) -> None:
         self._unanswered = (utterance, None)
         text = ""
@@ -465,7 +613,16 @@ class VoiceSession:
             self._unplayed_ends.append(ReplyEnded(None, "complete", DIDNT_CATCH))
             self._announce_ends()
             return
-        await self._speak_turn(text, said)
+        ctx, first = self.ctx, None
+        if ahead is not None:
+            with contextlib.suppress(Exception):  # only an optimisation: the turn reports
+                speculation = await asyncio.shield(ahead.started)
+                if speculation is not None:  # run_turn takes it if it asks for the same
+                    ctx = dataclasses.replace(
+                        ctx, backend=SpeculatingBackend(ctx.backend, speculation)
+                    )
+                    first = ahead
+        await self._speak_turn(text, said, ctx, first)
 
     def _has_speech(self, utterance: Audio) -> bool:
         """Whisper invents words for noise; ask a fresh VAD whether anyone spoke at all."""
@@ -484,26 +641,75 @@ class VoiceSession:
         voice = self.ctx.store.get_identity().voice
         return await asyncio.to_thread(self.engines.voices.tts, voice)
 
-    async def _speak(self, tts: TextToSpeech, message_id: int | None, text: str) -> None:
-        audio = await asyncio.to_thread(tts.synthesize, text)
+    async def _speak(
+        self, tts: TextToSpeech, message_id: int | None, text: str, ready: Audio | None = None
+    ) -> None:
+        audio = ready if ready is not None else await asyncio.to_thread(tts.synthesize, text)
         if len(audio.samples):
             self._play(message_id, text, audio, audio.rate)
+
+    @staticmethod
+    async def _voiced_ahead(ahead: _Ahead | None, tts: TextToSpeech, text: str) -> Audio | None:
+        """The audio of `text` if it was the speculative first piece, voiced alike."""
+        if ahead is None:
+            return None
+        first = ahead.first_piece()
+        if first is None or first.text != text or first.tts is not tts or first.audio.cancelled():
+            ahead.drop_voice()  # (not needed: leave the cores to the reply)
+            return None
+        with contextlib.suppress(Exception):  # only an optimisation: synthesise it again
+            return await asyncio.shield(first.audio)
+        return None
+
+    def _runs_dry(self) -> bool:
+        """What is left to play ends within FEED_MARGIN (the next piece must be cut now)."""
+        return self._play_end - self.now < FEED_MARGIN * STT_RATE
 
     def _cores_to_speech(self) -> AbstractContextManager[None]:
         if isinstance(self._model, _SharesCores):
             return self._model.yield_cores()
         return contextlib.nullcontext()
 
-    async def _speak_turn(self, text: str | None, said: Prosody | None) -> None:
-        """run_turn, spoken clause by clause while the model is still writing."""
+    async def _speak_turn(
+        self,
+        text: str | None,
+        said: Prosody | None,
+        ctx: TurnContext | None = None,
+        ahead: _Ahead | None = None,
+    ) -> None:
+        """run_turn, spoken clause by clause while the model is still writing (the first
+        piece may have been voiced ahead, with the reply it was speculatively written in)."""
+        ctx = ctx or self.ctx
         spoken: asyncio.Queue[_Spoken] = asyncio.Queue()
         tts = await self._voice()
+
+        unplayed = 0  # pieces handed to speak() and not yet playing
+        live = not self._input_ended  # played as it comes (not a file): keep the speaker fed
+
+        def say(pieces: list[str], message_id: int | None) -> None:
+            nonlocal unplayed
+            for piece in pieces:
+                unplayed += 1
+                spoken.put_nowait((message_id, piece))
 
         async def produce() -> None:
             nonlocal tts
             splitter = ClauseSplitter()
+            hurry: asyncio.TimerHandle | None = None
+            hurried = False  # the first piece was cut short: keep the speaker fed after it
+
+            def first_piece_now() -> None:  # the model is slow to finish its first phrase
+                nonlocal hurry, hurried
+                hurry = None
+                if not splitter.started:
+                    pieces = splitter.cut()
+                    hurried = bool(pieces)
+                    say(pieces, self._reply_id)
+                if not splitter.started:  # not even two words yet
+                    hurry = asyncio.get_running_loop().call_later(FIRST_PIECE_WAIT, first_piece_now)
+
             try:
-                async with aclosing(run_turn(self.ctx, text)) as events:
+                async with aclosing(run_turn(ctx, text)) as events:
                     async for event in events:
                         if isinstance(event, MessageStored) and said is not None:
                             self._unanswered = None  # committed: never heard twice
@@ -512,32 +718,44 @@ class VoiceSession:
                             self._reply_id = event.message_id
                             splitter = ClauseSplitter()
                         elif isinstance(event, TextDelta):
-                            for clause in splitter.push(event.text):
-                                spoken.put_nowait((self._reply_id, clause))
+                            say(splitter.push(event.text), self._reply_id)
+                            if not live:
+                                continue
+                            if not splitter.started and hurry is None:
+                                hurry = asyncio.get_running_loop().call_later(
+                                    FIRST_PIECE_WAIT, first_piece_now
+                                )
+                            elif hurried and unplayed == 0 and self._runs_dry():
+                                say(splitter.cut(LATER_CUT_WORDS), self._reply_id)
                         elif isinstance(event, TurnEnded):
-                            for clause in splitter.flush():
-                                spoken.put_nowait((self._reply_id, clause))
+                            say(splitter.flush(), self._reply_id)
                             spoken.put_nowait(event)
                         elif isinstance(event, ErrorEvent):
                             self._emit(Notice(event.message))
-                            spoken.put_nowait((None, event.message))
+                            say([event.message], None)
                         elif isinstance(event, IdentityChanged) and event.voice:
                             voice = event.voice
                             tts = await asyncio.to_thread(self.engines.voices.tts, voice)
             finally:
+                if hurry is not None:
+                    hurry.cancel()
                 spoken.put_nowait(None)
 
         async def speak() -> None:
+            nonlocal unplayed
             first = True
             while (item := await spoken.get()) is not None:
                 if isinstance(item, TurnEnded):  # announced once it has been played out
                     self._unplayed_ends.append(ReplyEnded(item.message_id, item.status, item.text))
                     self._announce_ends()
                     continue
+                message_id, piece = item
+                ready = await self._voiced_ahead(ahead, tts, piece) if first else None
                 # The first sound waits for this synthesis alone; the rest of the reply has
                 # the first piece's playback time to catch up.
                 with self._cores_to_speech() if first else contextlib.nullcontext():
-                    await self._speak(tts, *item)
+                    await self._speak(tts, message_id, piece, ready)
+                unplayed -= 1
                 first = False
 
         try:
@@ -584,6 +802,7 @@ class VoiceSession:
             if ended is not None:
                 self._on_listen(ended)
             self._input_ended = True
+        self._drop_ahead()
         if self._reply is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reply
@@ -598,6 +817,7 @@ class VoiceSession:
             return
         if self.busy:
             self._barge_in()
+        self._drop_ahead()
         await self._settle_background()
         self._closed = True
         self._queue.put_nowait(None)
