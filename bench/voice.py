@@ -120,7 +120,16 @@ async def run_profile(profile: str, questions: list[str], barge_ins: int) -> dic
     from os1.voice import session as session_module
     from os1.voice.audio import STT_RATE
     from os1.voice.catalog import load_engines
-    from os1.voice.frames import AudioChunk, BargeIn, Frame, SpeechEnded, SpeechStarted, Transcript
+    from os1.voice.frames import (
+        AudioChunk,
+        BargeIn,
+        Frame,
+        ReplyEnded,
+        ReplyText,
+        SpeechEnded,
+        SpeechStarted,
+        Transcript,
+    )
     from os1.voice.session import VoiceSession
 
     home = Path(tempfile.mkdtemp(prefix="os1-voice-bench-"))
@@ -128,10 +137,15 @@ async def run_profile(profile: str, questions: list[str], barge_ins: int) -> dic
     config = load_config(model=profile).with_overrides(n_threads=2, max_reply_tokens=80)
     runtime = Runtime(config, memory_factory=None)
     engines = load_engines("tiny")
-    ctx = runtime.context(runtime.user("bench"), channel="voice")
-    ctx.store.save_identity(
-        Identity(os_name="Samantha", voice="joe", user_name="Sam", onboarding_step=ONBOARDED)
-    )
+
+    def voice_context(user: str) -> Any:
+        ctx = runtime.context(runtime.user(user), channel="voice")
+        ctx.store.save_identity(
+            Identity(os_name="Samantha", voice="joe", user_name="Sam", onboarding_step=ONBOARDED)
+        )
+        return ctx
+
+    ctx = voice_context("bench")
     joe = engines.voices.tts("joe")
     # when run_turn yields its first words, and when each synthesis starts (what, when)
     first_tokens: list[float] = []
@@ -246,11 +260,13 @@ async def run_profile(profile: str, questions: list[str], barge_ins: int) -> dic
     reactions: list[float] = []
     onset_to_stop: list[float] = []
     over = 0
-    story = joe.synthesize("Tell me a long story about the sea, please.").at(STT_RATE).samples
+    story = joe.synthesize("Please tell me a long story about the sea.").at(STT_RATE).samples
     story = story[: last_voiced(story)]
-    interruption = joe.synthesize("Wait, wait, hold on a second.").at(STT_RATE).samples
-    for _ in range(barge_ins):
-        session = VoiceSession(ctx, engines)
+    interruption = joe.synthesize("Hold on a second, please, wait.").at(STT_RATE).samples
+    for k in range(barge_ins):
+        # a fresh conversation each time: after a few interrupted stories in its history the
+        # model mimics them with a one-word reply that is over before it can be interrupted
+        session = VoiceSession(voice_context(f"barge-{k}"), engines)
         frames = []
         consumer = asyncio.create_task(collect(session, frames))
         t_last = await feed_realtime(session, np.concatenate([np.zeros(8000, np.float32), story]))
@@ -280,6 +296,8 @@ async def run_profile(profile: str, questions: list[str], barge_ins: int) -> dic
             print(f"{profile} barge-in missed", file=sys.stderr)
         else:
             over += 1
+            said = [f for _, f in frames if isinstance(f, Transcript | ReplyText | ReplyEnded)]
+            print(f"{profile} barge-in: the reply was over: {said}", file=sys.stderr)
         await session.aclose()
         await consumer
     runtime.close()
