@@ -138,14 +138,25 @@ class PostgresDatabase:
         if getattr(self._local, "conn", None) is not None:  # nested: join the outer one
             yield
             return
-        with self.pool.connection() as conn, conn.transaction():
+        with self.pool.connection() as conn:
+            # BEGIN and the user setting in one simple query (one round trip, as in `_run`);
+            # the pool's connections are in autocommit mode, so the block is ours to end.
             if self.user_id is not None:
-                conn.execute("SELECT set_config('app.user_id', %s, true)", (self.user_id,))
+                psycopg.ClientCursor(conn).execute(
+                    "BEGIN; SELECT set_config('app.user_id', %s, true)", (self.user_id,)
+                )
+            else:
+                conn.execute("BEGIN")
             self._local.conn = conn
             try:
                 yield
+            except BaseException:
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute("ROLLBACK")
+                raise
             finally:
                 self._local.conn = None
+            conn.execute("COMMIT")
 
     def _run(self, query: str, params: Params) -> Any:
         """Execute one statement; return its cursor, positioned on the statement's result."""
