@@ -62,7 +62,7 @@ def test_prosody_of_a_tone_and_of_silence() -> None:
 
 
 def test_what_a_guess_sounds_like_and_how_parts_join() -> None:
-    from os1.voice.session import join_heard, sounds_finished
+    from os1.voice.guesses import join_heard, sounds_finished
     from os1.voice.whisper import without_echoes
 
     assert sounds_finished("How are you?") is True

@@ -63,7 +63,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import re
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import AbstractContextManager, aclosing
 from dataclasses import dataclass
@@ -101,6 +100,14 @@ from os1.voice.frames import (
     SpeechStarted,
     Transcript,
 )
+from os1.voice.guesses import (
+    Ahead,
+    FirstPiece,
+    Guess,
+    join_heard,
+    sounds_finished,
+    trails_off,
+)
 from os1.voice.listener import Endpoint, Listener, ListenSettings, Onset, Pause, rms
 from os1.voice.prosody import Prosody, measure
 from os1.voice.speculation import SpeculatingBackend, Speculation
@@ -127,34 +134,6 @@ class _Segment:
 
 
 _Spoken = tuple[int | None, str] | TurnEnded | None  # a clause, an end marker, or the end
-_UNFINISHED = re.compile(
-    r"(?:[,;:\-–—…]|\b(?:and|but|or|so|because|um+|uh+|er|erm|hmm|the|a|an|to|of|with|"
-    r"if|that|like|my|your|for|in|on|at|is|was)[.,]?)\s*$",
-    re.IGNORECASE,
-)
-
-
-def sounds_finished(text: str) -> bool | None:
-    """True for a question or exclamation, False for a trailing "and"/"um"/comma or a full
-    stop (Whisper ends a phrase cut at a comma pause with one too), None when it cannot tell."""
-    text = text.strip()
-    if not text:
-        return None
-    if _UNFINISHED.search(text) or text[-1] == ".":
-        return False
-    return True if text[-1] in "?!" else None
-
-
-def join_heard(first: str, rest: str) -> str:
-    """The text of an utterance heard in two parts, around a pause."""
-    first, rest = first.strip(), rest.strip()
-    if not first or not rest:
-        return first or rest
-    if first[-1] == ".":  # Whisper's full stop where the phrase was cut
-        first = first[:-1] + ","
-        if not re.match(r"I\b", rest):
-            rest = rest[0].lower() + rest[1:]
-    return f"{first} {rest}"
 
 
 @runtime_checkable
@@ -163,74 +142,6 @@ class _SharesCores(Protocol):
     (the embedded model)."""
 
     def yield_cores(self) -> AbstractContextManager[None]: ...
-
-
-@dataclass
-class _Guess:
-    """A speculative transcript of the utterance so far, taken at a pause."""
-
-    last_voiced: int  # identifies the pause
-    cut: int  # samples of the utterance it covers
-    prefix: str  # what earlier parts of the utterance said
-    words: asyncio.Future[str]  # the transcript of the part after the prefix
-
-    @property
-    def text(self) -> str | None:
-        if not self.words.done() or self.words.cancelled() or self.words.exception():
-            return None
-        return join_heard(self.prefix, self.words.result())
-
-
-@dataclass
-class _FirstPiece:
-    """The first piece of a speculative reply, synthesised while the endpoint waits."""
-
-    tts: TextToSpeech
-    text: str
-    audio: asyncio.Task[Audio]
-
-
-@dataclass
-class _Ahead:
-    """A reply being generated for a guess (the speculation once its prompt is built), and
-    its first piece being voiced (once the speculation has written it)."""
-
-    last_voiced: int  # the pause it was guessed at
-    started: asyncio.Task[Speculation | None]
-    voicing: asyncio.Task[_FirstPiece | None] | None = None
-
-    def drop(self) -> None:
-        """Cancel it, whether or not the generation has started yet."""
-        self.started.cancel()
-        self.started.add_done_callback(_cancel_speculation)
-        self.drop_voice()
-
-    def drop_voice(self) -> None:
-        """Cancel voicing the first piece (the turn's own first piece is another)."""
-        if self.voicing is not None:
-            self.voicing.cancel()
-            self.voicing.add_done_callback(_cancel_first_piece)
-
-    def first_piece(self) -> _FirstPiece | None:
-        """The first piece if its synthesis has begun (else the turn voices its own)."""
-        voicing = self.voicing
-        if voicing is None or not voicing.done() or voicing.cancelled():
-            return None
-        return None if voicing.exception() is not None else voicing.result()
-
-
-def _cancel_speculation(started: asyncio.Task[Speculation | None]) -> None:
-    if not started.cancelled() and started.exception() is None:
-        speculation = started.result()
-        if speculation is not None:
-            speculation.cancel()
-
-
-def _cancel_first_piece(voicing: asyncio.Task[_FirstPiece | None]) -> None:
-    if not voicing.cancelled() and voicing.exception() is None:
-        piece = voicing.result()
-        if piece is not None:
-            piece.audio.cancel()
 
 
 class VoiceSession:
@@ -263,7 +174,7 @@ class VoiceSession:
         # speech cuts its reply off, it is heard again as the start of the next one.
         self._unanswered: tuple[Audio, str | None] | None = None
         self._carry: tuple[Audio, str | None] | None = None
-        self._guess: _Guess | None = None
+        self._guess: Guess | None = None
         self._heard = ("", 0)  # the utterance in progress: text of its parts so far, samples
         # Only the embedded model keeps the previous prompt evaluated (a remote server's queue
         # is not spent on guesses); the fair queue in front of it is looked through.
@@ -272,7 +183,7 @@ class VoiceSession:
         self._warming: asyncio.Task[None] | None = None
         self._following: asyncio.Future[str] | None = None
         self._followed = 0  # samples of the utterance in progress the last follow-up covered
-        self._ahead: _Ahead | None = None
+        self._ahead: Ahead | None = None
 
     # --- input ------------------------------------------------------------------------------
 
@@ -345,7 +256,7 @@ class VoiceSession:
 
     # --- speculation ------------------------------------------------------------------------
 
-    def _take_guess(self, last_voiced: int) -> _Guess | None:
+    def _take_guess(self, last_voiced: int) -> Guess | None:
         """The current guess if it is about this very pause; an older one whose pause the
         person talked through becomes the known start of the utterance."""
         guess, self._guess = self._guess, None
@@ -389,11 +300,11 @@ class VoiceSession:
         part = Audio(pause.audio.samples[start:], STT_RATE)
         loop = asyncio.get_running_loop()
         words = loop.run_in_executor(None, self.engines.stt.transcribe, part)
-        guess = _Guess(pause.last_voiced, len(pause.audio.samples), prefix, words)
+        guess = Guess(pause.last_voiced, len(pause.audio.samples), prefix, words)
         self._guess = guess
         words.add_done_callback(lambda _: self._on_guess(guess))
 
-    def _on_guess(self, guess: _Guess) -> None:
+    def _on_guess(self, guess: Guess) -> None:
         text = guess.text  # (this also retrieves a failure; the endpoint re-raises it)
         listener = self.listener
         if text is None or self._closed or self._guess is not guess:
@@ -406,7 +317,7 @@ class VoiceSession:
             if ended is not None:
                 self._on_listen(ended)
             return
-        trailing = _UNFINISHED.search(text) is not None  # "and", "um", a comma: more follows
+        trailing = trails_off(text)
         if finished is False:
             settings = listener.settings
             listener.hold(
@@ -440,10 +351,10 @@ class VoiceSession:
             ahead.voicing = asyncio.get_running_loop().create_task(self._voice_first(speculation))
             return speculation
 
-        ahead = _Ahead(last_voiced, asyncio.get_running_loop().create_task(start()))
+        ahead = Ahead(last_voiced, asyncio.get_running_loop().create_task(start()))
         self._ahead = ahead
 
-    async def _voice_first(self, speculation: Speculation) -> _FirstPiece | None:
+    async def _voice_first(self, speculation: Speculation) -> FirstPiece | None:
         """Synthesise the speculative reply's first piece as soon as it is written (the turn
         plays it if its own first piece is the same text, in the same voice)."""
         tts = await self._voice()
@@ -463,7 +374,7 @@ class VoiceSession:
             with self._cores_to_speech():  # as the turn's own first piece would
                 return await asyncio.to_thread(tts.synthesize, pieces[0])
 
-        return _FirstPiece(tts, pieces[0], asyncio.get_running_loop().create_task(synthesize()))
+        return FirstPiece(tts, pieces[0], asyncio.get_running_loop().create_task(synthesize()))
 
     def _drop_ahead(self) -> None:
         ahead, self._ahead = self._ahead, None
@@ -577,7 +488,7 @@ class VoiceSession:
         prefix: str = "",
         start: int = 0,
         pending: asyncio.Future[str] | None = None,
-        ahead: _Ahead | None = None,
+        ahead: Ahead | None = None,
     ) -> None:
         try:
             await self._answer(utterance, prefix, start, pending, ahead)
@@ -591,7 +502,7 @@ class VoiceSession:
         prefix: str,
         start: int,
         pending: asyncio.Future[str] | None,
-        ahead: _Ahead | None,
+        ahead: Ahead | None,
     ) -> None:
         self._unanswered = (utterance, None)
         text = ""
@@ -649,7 +560,7 @@ class VoiceSession:
             self._play(message_id, text, audio, audio.rate)
 
     @staticmethod
-    async def _voiced_ahead(ahead: _Ahead | None, tts: TextToSpeech, text: str) -> Audio | None:
+    async def _voiced_ahead(ahead: Ahead | None, tts: TextToSpeech, text: str) -> Audio | None:
         """The audio of `text` if it was the speculative first piece, voiced alike."""
         if ahead is None:
             return None
@@ -675,7 +586,7 @@ class VoiceSession:
         text: str | None,
         said: Prosody | None,
         ctx: TurnContext | None = None,
-        ahead: _Ahead | None = None,
+        ahead: Ahead | None = None,
     ) -> None:
         """run_turn, spoken clause by clause while the model is still writing (the first
         piece may have been voiced ahead, with the reply it was speculatively written in)."""
