@@ -113,6 +113,20 @@ def test_large_vector_index_is_approximate_then_exact(monkeypatch: pytest.Monkey
     assert index.scores(query)[1234] == 0.0
 
 
+async def say_lines(
+    ctx: TurnContext,
+    memory: LongTermMemory,
+    sid: int,
+    start: datetime,
+    lines: list[tuple[str, str]],
+) -> None:
+    """Store and observe `(speaker, text)` turns of session `sid`, a minute apart from `start`."""
+    for i, (speaker, text) in enumerate(lines):
+        when = (start + timedelta(minutes=i)).isoformat()
+        m = ctx.store.add_message(sid, "user", text, meta={"speaker": speaker}, created_at=when)
+        await memory.observe([m])
+
+
 async def test_an_answer_is_found_through_the_question_before_it(
     ctx: TurnContext, memory: LongTermMemory
 ) -> None:
@@ -125,10 +139,7 @@ async def test_an_answer_is_found_through_the_question_before_it(
         ("Jo", "No, the little cactus, luckily it survived."),
     ]
     sid = ctx.store.start_session(started_at=start.isoformat())
-    for i, (speaker, text) in enumerate(lines):
-        when = (start + timedelta(minutes=i)).isoformat()
-        m = ctx.store.add_message(sid, "user", text, meta={"speaker": speaker}, created_at=when)
-        await memory.observe([m])
+    await say_lines(ctx, memory, sid, start, lines)
     hits = memory.recall("Lisbon trip", start + timedelta(days=1), k=2)
     assert [h.memory.text for h in hits] == [
         "Jo: Did you ever make it to Lisbon in the end?",
@@ -150,10 +161,7 @@ async def test_context_reaches_the_neighbours_of_the_candidates(
         ("Alice", "Yes! Last spring, and we ate custard tarts every single day."),
         ("Jo", "My cat knocked over a plant this morning."),
     ]
-    for i, (speaker, text) in enumerate(lines):
-        when = (start + timedelta(minutes=i)).isoformat()
-        m = ctx.store.add_message(sid, "user", text, meta={"speaker": speaker}, created_at=when)
-        await memory.observe([m])
+    await say_lines(ctx, memory, sid, start, lines)
     hits = memory.recall("Lisbon trip", start + timedelta(days=1), k=5)
     assert [h.memory.text for h in hits] == [
         "Jo: Did you ever make it to Lisbon in the end?",
@@ -271,10 +279,7 @@ async def test_the_answer_to_a_matching_question_outranks_a_reply_to_a_statement
     ]
     for n, lines in enumerate(sessions):
         sid = ctx.store.start_session(started_at=(start + timedelta(days=n)).isoformat())
-        for i, (speaker, text) in enumerate(lines):
-            when = (start + timedelta(days=n, minutes=i)).isoformat()
-            m = ctx.store.add_message(sid, "user", text, meta={"speaker": speaker}, created_at=when)
-            await memory.observe([m])
+        await say_lines(ctx, memory, sid, start + timedelta(days=n), lines)
 
     def rank(text: str) -> int:
         hits = memory.recall("turtles", start + timedelta(days=5), k=10)
