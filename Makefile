@@ -6,11 +6,6 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 OS1 := $(VENV)/bin/os1
-# llama.cpp is built for x86-64-v3 (AVX2/FMA/F16C), not -march=native: a native build on CPUs
-# that advertise AMX crashes where the kernel does not grant AMX state (seen on our VMs), and a
-# portable build runs on every machine of the fleet.
-export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
-	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
 .PHONY: run test setup setup-dev system-deps test-system-deps models lint typecheck bench clean
 
@@ -38,9 +33,14 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --progress-bar on --upgrade pip
 
-# llama-cpp-python builds from source the first time (several minutes on 2 cores; pip caches the wheel).
-$(VENV)/.os1-core: pyproject.toml | $(VENV)/bin/python
-	@echo "==> installing os1 (the first build of llama-cpp-python takes ~5 minutes)"
+# llama-cpp-python is built from source for this CPU's vector units the first time (~5 minutes
+# on 2 cores; the wheel is kept per CPU variant, see the script).
+$(VENV)/.os1-llama: scripts/llama-wheel.sh pyproject.toml | $(VENV)/bin/python
+	bash scripts/llama-wheel.sh $(PY)
+	@touch $@
+
+$(VENV)/.os1-core: pyproject.toml $(VENV)/.os1-llama | $(VENV)/bin/python
+	@echo "==> installing os1"
 	$(PIP) install --progress-bar on -e '.[server,audio]'
 	@touch $@
 

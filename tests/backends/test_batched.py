@@ -191,6 +191,33 @@ async def test_an_idle_slot_between_generating_ones_is_padded_not_split():
 
 
 @pytest.mark.model
+async def test_three_generating_slots_get_a_fourth_row_of_padding():
+    model = BatchedLlamaBackend(TINY, slots=4, n_ctx=1024, n_threads=2)
+    try:
+        stories = [[Message("user", f"Write a long story about a {pet}.")] for pet in PETS]
+        longer = GenerationOptions(max_tokens=60, temperature=0.0)
+        spy = _DecodeSpy(model._lib)
+        model._lib = spy
+        streams = []
+        for messages in stories:
+            agen = model.stream(messages, longer)
+            streams.append((agen, await _first_delta(agen)))
+        texts = await asyncio.wait_for(asyncio.gather(*(_rest_text(*s) for s in streams)), 120)
+        assert all(len(text.split()) > 20 for text in texts)
+        free = next(s for s in model._slots if s.used == -1)  # the slot no story took
+        padded = [rows for rows in spy.batches if (free.seq_id, False) in rows]
+        assert padded and all(len(rows) == 4 for rows in padded)
+        assert sorted(seq for seq, out in padded[0] if out) == sorted(
+            s.seq_id for s in model._slots if s is not free
+        )
+        # Never a pass of three rows (two are left alone).
+        assert not [rows for rows in spy.batches if len(rows) == 3 and all(o for _, o in rows)]
+        assert model._lib.llama_memory_seq_pos_max(model._ctx.memory, free.seq_id) == -1
+    finally:
+        model.close()
+
+
+@pytest.mark.model
 async def test_four_users_share_it_through_the_fair_queue(engine: BatchedLlamaBackend):
     fair = FairBackend(engine, slots=4)
     replies = await asyncio.wait_for(
