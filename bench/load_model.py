@@ -9,8 +9,10 @@ to a turn. Two engines on the same GGUF, in one process:
   * serial: `LlamaCppBackend` behind `FairBackend(slots=1)` (one generation at a time);
   * batched: `BatchedLlamaBackend(slots=--slots)` behind `FairBackend(slots=--slots)`
     (16 users exceed the slots: the fair queue holds the rest).
-Reported per engine and user count: aggregate tokens/s (reply tokens, counted by re-tokenising
-the reply text the same way for both engines, over the wall time of the level) and p95 time to
+The one-user level (the baseline of every ratio) serves the 4-user level's chats one after
+another, each alone (`--baseline-chats`). Reported per engine and user count: aggregate
+tokens/s (reply tokens, counted by re-tokenising the reply text the same way for both engines,
+over the wall time of the level) and p95 time to
 first token (from the request, queueing included), with their ratios to one user of the same
 engine. Levels and engines alternate within each repeat, so a noisy neighbour on the shared
 cores falls on all of them. Reply tokens per CPU-second of this process (`tokens_per_cpu_s`)
@@ -118,13 +120,18 @@ async def chat(
 
 
 async def level(fair: FairBackend, users: int, round_: int, args: argparse.Namespace) -> Any:
+    """`users` chats at once. One user is the baseline: the first `--baseline-chats` users'
+    chats, the same conversations the 4-user level holds, served one after another (a single
+    chat is 3 replies, too few: the length of one reply moved the ratio by ±0.15)."""
+
+    def one(i: int) -> Any:
+        return chat(fair.for_user(f"u{i}"), f"User{round_}x{i}", args.turns, args.tokens, 100 * i)
+
     start, cpu = time.monotonic(), cpu_seconds()
-    results = await asyncio.gather(
-        *(
-            chat(fair.for_user(f"u{i}"), f"User{round_}x{i}", args.turns, args.tokens, 100 * i)
-            for i in range(users)
-        )
-    )
+    if users == 1:
+        results = [await one(i) for i in range(args.baseline_chats)]
+    else:
+        results = await asyncio.gather(*(one(i) for i in range(users)))
     wall, cpu = time.monotonic() - start, cpu_seconds() - cpu
     return wall, cpu, sum(t for _, t in results), [f for ttfts, _ in results for f in ttfts]
 
@@ -224,6 +231,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "users": levels,
         "turns_per_user": args.turns,
+        "baseline_chats": args.baseline_chats,
         "max_tokens": args.tokens,
         "repeats": args.repeats,
         "slots": args.slots,
@@ -247,6 +255,9 @@ def main() -> int:
     p.add_argument("--turns", type=int, default=3, help="chat turns per user")
     p.add_argument("--tokens", type=int, default=48, help="max tokens per reply")
     p.add_argument("--repeats", type=int, default=1)
+    p.add_argument(
+        "--baseline-chats", type=int, default=4, help="chats the one-user level serves in turn"
+    )
     p.add_argument("--slots", type=int, default=4, help="the batched engine's slots")
     p.add_argument("--threads", type=int, help="llama.cpp threads (default: all cores)")
     p.add_argument("--n-ctx", type=int, default=2048, help="context per user (per slot)")
