@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Build llama-cpp-python for this CPU's vector units (once per machine and CPU family) and
 # install it into the given Python:   scripts/llama-wheel.sh .venv/bin/python
+# `scripts/llama-wheel.sh --variant` only prints the variant and its CMake flags (the tests
+# pass other CPUs' flags in OS1_CPU_FLAGS).
 #
 # Why not pip's own build: pip caches a wheel built from an sdist by the sdist alone, so the
 # CPU it was tuned for is not part of the key. This script keeps one wheel per variant under
@@ -14,11 +16,11 @@
 # Never -march=native and never AMX: a native build on CPUs that advertise AMX crashes where the
 # kernel does not grant AMX state (seen on our VMs). CMAKE_ARGS set by the caller wins.
 set -euo pipefail
-PY=${1:?usage: scripts/llama-wheel.sh PYTHON}
+PY=${1:?usage: scripts/llama-wheel.sh PYTHON | --variant}
 cd "$(dirname "$0")/.."
 VERSION=$(grep -o 'llama-cpp-python==[0-9.]*' pyproject.toml | head -n1 | cut -d= -f3)
 
-flags=" $(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | cut -d: -f2) "
+flags=" ${OS1_CPU_FLAGS:-$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | cut -d: -f2)} "
 has() { for f in "$@"; do [[ $flags == *" $f "* ]] || return 1; done; }
 common="-DGGML_NATIVE=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
 x86="-DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
@@ -35,6 +37,10 @@ else
   CMAKE_ARGS="$common"
 fi
 export CMAKE_ARGS
+if [[ $PY == --variant ]]; then
+  echo "$variant $CMAKE_ARGS"
+  exit 0
+fi
 
 dir=${XDG_CACHE_HOME:-$HOME/.cache}/os1/wheels/llama-cpp-python-$VERSION-$variant
 wheel=$(ls "$dir"/*.whl 2>/dev/null | head -n1 || true)
