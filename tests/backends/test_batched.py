@@ -27,6 +27,7 @@ from tests.models import TINY
 GREEDY = GenerationOptions(max_tokens=20, temperature=0.0)
 QUESTIONS = ["Tell me about cats.", "What is bread?", "Describe the sea.", "Why do birds sing?"]
 PETS = ["cat", "dog", "horse"]
+STORIES = [[Message("user", f"Write a long story about a {pet}.")] for pet in PETS]
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +120,20 @@ class _DecodeSpy:
         return int(self._lib.llama_decode(ctx, batch))
 
 
+async def _spied_stories(
+    model: BatchedLlamaBackend, options: GenerationOptions
+) -> tuple[_DecodeSpy, list[tuple[AsyncGenerator[BackendEvent, None], list[BackendEvent]]]]:
+    """A decode spy on the engine, then the three stories started one after another, each
+    holding its slot (up to its first words) before the next."""
+    spy = _DecodeSpy(model._lib)
+    model._lib = spy
+    streams = []
+    for messages in STORIES:
+        agen = model.stream(messages, options)
+        streams.append((agen, await _first_delta(agen)))
+    return spy, streams
+
+
 async def _first_delta(agen: AsyncGenerator[BackendEvent, None]) -> list[BackendEvent]:
     """Events up to the first text: the request holds a slot once this returns."""
     async with asyncio.timeout(120):
@@ -163,15 +178,9 @@ async def test_a_shared_system_prompt_is_copied_from_a_busy_slot():
 async def test_an_idle_slot_between_generating_ones_is_padded_not_split():
     model = BatchedLlamaBackend(TINY, slots=3, n_ctx=1024, n_threads=2)
     try:
-        stories = [[Message("user", f"Write a long story about a {pet}.")] for pet in PETS]
         longer = GenerationOptions(max_tokens=120, temperature=0.0)
-        alone = [await collect_text(model, messages, longer) for messages in stories]
-        spy = _DecodeSpy(model._lib)
-        model._lib = spy
-        streams = []
-        for messages in stories:  # into slots 0, 1 and 2, in turn
-            agen = model.stream(messages, longer)
-            streams.append((agen, await _first_delta(agen)))
+        alone = [await collect_text(model, messages, longer) for messages in STORIES]
+        spy, streams = await _spied_stories(model, longer)  # into slots 0, 1 and 2, in turn
         await streams[1][0].aclose()  # the middle one stops early and frees its slot
         texts = await asyncio.wait_for(
             asyncio.gather(_rest_text(*streams[0]), _rest_text(*streams[2])), 120
@@ -194,14 +203,8 @@ async def test_an_idle_slot_between_generating_ones_is_padded_not_split():
 async def test_three_generating_slots_get_a_fourth_row_of_padding():
     model = BatchedLlamaBackend(TINY, slots=4, n_ctx=1024, n_threads=2)
     try:
-        stories = [[Message("user", f"Write a long story about a {pet}.")] for pet in PETS]
-        longer = GenerationOptions(max_tokens=60, temperature=0.0)
-        spy = _DecodeSpy(model._lib)
-        model._lib = spy
-        streams = []
-        for messages in stories:
-            agen = model.stream(messages, longer)
-            streams.append((agen, await _first_delta(agen)))
+        greedy = GenerationOptions(max_tokens=60, temperature=0.0)
+        spy, streams = await _spied_stories(model, greedy)
         texts = await asyncio.wait_for(asyncio.gather(*(_rest_text(*s) for s in streams)), 120)
         assert all(len(text.split()) > 20 for text in texts)
         free = next(s for s in model._slots if s.used == -1)  # the slot no story took
