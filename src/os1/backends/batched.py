@@ -5,9 +5,11 @@ a KV cache of N x `n_ctx` tokens) and one engine thread. Each step of the engine
 every generating slot's next token in one `llama_decode` and samples each slot's next token
 from its own row of logits, then evaluates a chunk (`prompt_chunk` tokens) of each prompt
 still pending, so a new user's prompt is spread over several steps instead of stalling the
-others. A step of N tokens costs far less than N steps of one (about 2x one for 4 on two CPU
-cores), so aggregate throughput grows with the number of users. What each step must keep
-to get that, and to keep greedy replies independent of who else is served, is in `_step`.
+others. A step of N tokens costs far less than N steps of one (a step of 4 about 1.6x one
+on two AVX-512 cores), so aggregate throughput grows with the number of users. What each step
+must keep to get that is in `_step` and `_rows`. Greedy replies do not depend on who else is
+served where llama.cpp's kernels treat every row alike (the tiny test model); its repacked
+Q4_K kernels round a pass of 4 rows differently from a pass of 1 (docs/benchmarks.md).
 
 Prompt work, which batching cannot share, is avoided where it can be: a job goes to the free
 slot whose cached tokens share the longest prefix with its prompt (llama-server's slot
