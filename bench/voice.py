@@ -1,13 +1,19 @@
 """Voice benchmark: voice-to-voice latency through the real pipeline, fed in real time.
 
 Per profile (a fresh child process each, so peak RSS is that whole stack's alone: Silero,
-Whisper tiny.en, Piper joe, the profile's LLM), 22 spoken questions of varied length, made by
-our own Piper voice, are fed to a VoiceSession in 32 ms chunks at wall-clock pace.
+Whisper tiny.en, Piper joe, the profile's LLM, MiniLM), as in real use: long-term memory on
+(deferred model extraction included), the user already known from two earlier sessions (LIFE:
+18 things they said, remembered before the bench starts), and one conversation of 22 spoken
+questions of varied length, made by our own Piper voice, fed to one VoiceSession in 32 ms
+chunks at wall-clock pace; each question comes 0.3 s after the reply to the one before has
+played to its end (as a listener would ask it). `--no-memory` runs without memory.
 Voice-to-voice latency = wall time from feeding the last voiced input sample (so the VAD's
 hangover counts) to the first AudioChunk of the reply to the whole utterance (the first after
 its endpoint). A reply that started sounding before the person had finished (it answered a
 pause mid-utterance, and was then talked over) is counted in `premature_replies`, never as a
-latency. After the first audio the reply is hung up (the next question comes at once).
+latency. Continuity of the speech: an underrun is a piece of a reply whose audio arrived after
+what came before it had finished playing (a short first piece must not be followed by
+silence); `underrun_ms_max` and `underruns_over_50ms` count them over all replies.
 Then barge-in: speech fed over a playing reply; reaction = wall time from feeding the frame
 that confirms the speech to the BargeIn frame (playback stops there; a local speaker then
 empties its buffer within one ~20 ms block); onset->stop adds the 250 ms short-noise filter on
@@ -19,7 +25,7 @@ synthesis, first audio; `first_piece_words_p50` is that piece's length in words.
 The machine's load average is recorded: other work on these 2 cores inflates every number.
 
     python bench/voice.py --json bench/results/voice.json [--profiles default fast]
-    python bench/voice.py --profiles default --utterances 8 --barge-ins 3   (a quick A/B)
+    python bench/voice.py --profiles fast --utterances 8 --barge-ins 2   (a quick A/B)
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import asyncio
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -61,6 +68,28 @@ QUESTIONS = [
     "I want to plan a quiet weekend, with a long breakfast, a walk, and a good movie.",
     "Tell me, what makes a friendship last for a really long time?",
     "Why do people like the sound of rain so much?",
+]
+# An earlier life with the OS (two sessions, 10 and 3 days ago), remembered before the bench
+# starts: the questions then get memory notes in their prompts, as they do in real use.
+LIFE = [
+    (10, "My sister Anna lives in Lisbon and she works as a nurse.", "She sounds kind."),
+    (10, "I love hiking in the mountains on weekends.", "What a lovely way to rest."),
+    (10, "My dog Biscuit is three years old and loves the beach.", "Hello, Biscuit!"),
+    (10, "I work as a graphic designer at a small studio.", "That suits you."),
+    (10, "I hate waking up early, mornings are hard for me.", "Slow mornings, then."),
+    (10, "My best friend Tom is moving to Berlin next month.", "You will miss him."),
+    (10, "I have been learning to bake sourdough bread.", "How is it going?"),
+    (10, "My favourite book is The Old Man and the Sea.", "A beautiful choice."),
+    (10, "I grew up in a small town by the river.", "It must have been quiet."),
+    (10, "I like green tea in the afternoon.", "A good habit."),
+    (3, "I went to the ocean with Anna last weekend.", "How was the water?"),
+    (3, "I had a job interview on Tuesday and I think it went well.", "Fingers crossed."),
+    (3, "My mother's birthday is on the 14th of December.", "Shall I remind you?"),
+    (3, "I am thinking about taking piano lessons.", "You should try."),
+    (3, "Work has been stressful and I felt really tired this week.", "Rest a little."),
+    (3, "Tom and I watched a documentary about whales.", "Whales are amazing."),
+    (3, "I like rainy days because I can read all afternoon.", "Rain and a book."),
+    (3, "I want to cook something special for dinner on Friday.", "What do you like?"),
 ]
 BARGE_INS = 10
 
@@ -113,7 +142,47 @@ def spread(items: list[str], n: int) -> list[str]:
     return [items[round(i * (len(items) - 1) / max(1, n - 1))] for i in range(n)]
 
 
-async def run_profile(profile: str, questions: list[str], barge_ins: int) -> dict[str, Any]:
+def underruns(chunks: list[tuple[float, bytes, int]]) -> list[float]:
+    """Silences (s) inside a reply: each chunk (arrival time, PCM16, rate) plays after the one
+    before it has ended, or at its arrival if that is later."""
+    gaps: list[float] = []
+    end = None
+    for t, pcm, rate in chunks:
+        if end is not None and t > end:
+            gaps.append(t - end)
+        end = max(t, end or t) + len(pcm) / 2 / rate
+    return gaps
+
+
+async def remember_life(runtime: Any, user: str) -> int:
+    """Store LIFE as the user's earlier sessions, learnt by memory as live chat learns them
+    (deterministic extraction; the model's would have finished long ago); how many memories."""
+    from datetime import UTC, datetime, timedelta
+
+    from os1.memory import LongTermMemory
+    from os1.memory.embedder import shared_embedder
+
+    store = runtime.accounts.open_store(runtime.user(user))
+    memory = LongTermMemory(store, shared_embedder(), None, model_extraction="off")
+    sessions: dict[int, int] = {}
+    for days, said, reply in LIFE:
+        when = datetime.now(UTC) - timedelta(days=days)
+        if days not in sessions:
+            sessions[days] = store.start_session("voice", started_at=when.isoformat())
+        created = when.isoformat()
+        pair = [
+            store.add_message(sessions[days], role, text, created_at=created)
+            for role, text in (("user", said), ("assistant", reply))
+        ]
+        await memory.observe(pair)
+    count = memory.memories.count()
+    memory.close()
+    return count
+
+
+async def run_profile(
+    profile: str, questions: list[str], barge_ins: int, remember: bool
+) -> dict[str, Any]:
     from os1.config import load_config
     from os1.persona.identity import ONBOARDED, Identity
     from os1.runtime import Runtime
@@ -135,8 +204,9 @@ async def run_profile(profile: str, questions: list[str], barge_ins: int) -> dic
     home = Path(tempfile.mkdtemp(prefix="os1-voice-bench-"))
     os.environ["OS1_HOME"] = str(home)
     config = load_config(model=profile).with_overrides(n_threads=2, max_reply_tokens=80)
-    runtime = Runtime(config, memory_factory=None)
+    runtime = Runtime(config, memory_factory=True if remember else None)
     engines = load_engines("tiny")
+    memories = await remember_life(runtime, "bench") if remember else 0
 
     def voice_context(user: str) -> Any:
         ctx = runtime.context(runtime.user(user), channel="voice")
@@ -152,9 +222,9 @@ async def run_profile(profile: str, questions: list[str], barge_ins: int) -> dic
     syntheses: list[tuple[float, str]] = []
     plain_turn, plain_synthesize = session_module.run_turn, joe.synthesize
 
-    async def timed_turn(*args: Any) -> Any:
+    async def timed_turn(*args: Any, **kwargs: Any) -> Any:
         first = True
-        async for event in plain_turn(*args):
+        async for event in plain_turn(*args, **kwargs):
             if first and type(event).__name__ == "TextDelta":
                 first_tokens.append(time.perf_counter())
                 first = False
@@ -198,6 +268,7 @@ async def run_profile(profile: str, questions: list[str], barge_ins: int) -> dic
         "first_piece": [],
     }
     piece_words: list[int] = []
+    gaps: list[float] = []  # underruns inside the replies
 
     def answered(out: list[tuple[float, Frame]], since: float) -> float | None:
         """When the reply to the utterance that ended after `since` first sounded."""
@@ -206,16 +277,17 @@ async def run_profile(profile: str, questions: list[str], barge_ins: int) -> dic
             return None
         return next((t for t, f in out if isinstance(f, AudioChunk) and t > ends[-1]), None)
 
+    session = VoiceSession(ctx, engines)  # one conversation: each question after the reply
+    frames: list[tuple[float, Frame]] = []
+
+    async def collect(s: VoiceSession, out: list[tuple[float, Frame]]) -> None:
+        async for f in s.frames():
+            out.append((time.perf_counter(), f))
+
+    consumer = asyncio.create_task(collect(session, frames))
     for i, x in enumerate([warm, *utterances]):
-        session = VoiceSession(ctx, engines)
-        frames: list[tuple[float, Frame]] = []
-
-        async def collect(s: VoiceSession = session, out: list[Any] = frames) -> None:
-            async for f in s.frames():
-                out.append((time.perf_counter(), f))
-
-        consumer = asyncio.create_task(collect())
-        padded = np.concatenate([np.zeros(STT_RATE // 2, np.float32), x])
+        t_start = time.perf_counter()  # the person takes a breath, then speaks
+        padded = np.concatenate([np.zeros(STT_RATE * 3 // 10, np.float32), x])
         t_last = await feed_realtime(session, padded)
         got = lambda out=frames, t=t_last: answered(out, t) is not None  # noqa: E731
         await feed_realtime(session, np.zeros(STT_RATE * 20, np.float32), until=got)
@@ -226,18 +298,26 @@ async def run_profile(profile: str, questions: list[str], barge_ins: int) -> dic
                 await asyncio.sleep(0.005)
         first = answered(frames, t_last)
         assert first is not None
+        # the reply plays to its end (a listener hears it out before the next question)
+        played = lambda out=frames, t=first: any(  # noqa: E731
+            isinstance(f, ReplyEnded) and s >= t for s, f in out
+        )
+        await feed_realtime(session, np.zeros(STT_RATE * 40, np.float32), until=played)
+        chunks = [(t, f.pcm16, f.rate) for t, f in frames if isinstance(f, AudioChunk)]
+        gaps += underruns([c for c in chunks if c[0] >= first])
+        now = [(t, f) for t, f in frames if t >= t_start]
         # it answered a pause mid-utterance and the person talked over it: not a latency
-        early = any(isinstance(f, AudioChunk) and t < t_last for t, f in frames)
+        early = any(isinstance(f, AudioChunk) and t < t_last for t, f in now)
         log = ""
         if i > 0 and early:
             premature += 1
         elif i > 0:  # the first (warm-up) turn pays the model's cold prompt
             latencies.append((first - t_last) * 1000)
-            said = " ".join(f.text for _, f in frames if isinstance(f, Transcript))
+            said = " ".join(f.text for t, f in now if isinstance(f, Transcript) and t <= first)
             e, n = wer(questions[i - 1], said)
             pipeline_errors, pipeline_words = pipeline_errors + e, pipeline_words + n
-            ended = [t for t, f in frames if isinstance(f, SpeechEnded)]
-            heard = [t for t, f in frames if isinstance(f, Transcript)]
+            ended = [t for t, f in now if isinstance(f, SpeechEnded) and t <= first]
+            heard = [t for t, f in now if isinstance(f, Transcript) and t <= first]
             turn = {"endpoint": ended[-1], "transcript": heard[-1]}
             tokens = [t for t in first_tokens if ended[-1] <= t <= first]
             if tokens:
@@ -251,8 +331,8 @@ async def run_profile(profile: str, questions: list[str], barge_ins: int) -> dic
             log = " ".join(f"{k} {(t - t_last) * 1000:.0f}" for k, t in turn.items())
         tag = " (premature reply)" if early else f" ({log})" if i > 0 else ""
         print(f"{profile} turn {i}: {(first - t_last) * 1000:.0f} ms{tag}", file=sys.stderr)
-        await session.aclose()
-        await consumer
+    await session.aclose()
+    await consumer
 
     # barge-in: talk over a playing reply (one asked to be long, interrupted 0.3 s into its
     # first sound); a reply that was over before the speech was confirmed cannot be
@@ -301,6 +381,7 @@ async def run_profile(profile: str, questions: list[str], barge_ins: int) -> dic
         await session.aclose()
         await consumer
     runtime.close()
+    shutil.rmtree(home, ignore_errors=True)  # (the assembled model is a copy)
     return {
         "profile": profile,
         "load_avg_before": [round(v, 2) for v in load_before],
@@ -308,6 +389,9 @@ async def run_profile(profile: str, questions: list[str], barge_ins: int) -> dic
         "stage_ms_p50": {k: ms(pct(v, 50)) for k, v in stages.items()},
         "stage_ms_p95": {k: ms(pct(v, 95)) for k, v in stages.items()},
         "first_piece_words_p50": float(np.median(piece_words)) if piece_words else None,
+        "memories": memories,
+        "underrun_ms_max": round(max(gaps, default=0.0) * 1000),
+        "underruns_over_50ms": sum(g > 0.05 for g in gaps),
         "utterances": len(latencies) + premature,
         "premature_replies": premature,
         "voice_to_voice_ms_p50": ms(pct(latencies, 50)),
@@ -332,11 +416,15 @@ def main() -> int:
     parser.add_argument("--profiles", nargs="+", default=["default", "fast"])
     parser.add_argument("--utterances", type=int, default=len(QUESTIONS))
     parser.add_argument("--barge-ins", type=int, default=BARGE_INS)
+    parser.add_argument(
+        "--no-memory", action="store_true", help="long-term memory off (as before the 6th pass)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         questions = spread(QUESTIONS, args.utterances)
-        print(json.dumps(asyncio.run(run_profile(args.child, questions, args.barge_ins))))
+        result = run_profile(args.child, questions, args.barge_ins, not args.no_memory)
+        print(json.dumps(asyncio.run(result)))
         return 0
     results: dict[str, Any] = {
         "machine": f"{os.cpu_count()} CPU cores",
@@ -349,6 +437,7 @@ def main() -> int:
             [
                 *(sys.executable, __file__, "--child", profile),
                 *("--utterances", str(args.utterances), "--barge-ins", str(args.barge_ins)),
+                *(["--no-memory"] if args.no_memory else []),
             ],
             stdout=subprocess.PIPE,  # (its per-turn log goes straight to stderr)
             text=True,

@@ -2,7 +2,7 @@
 
 Identity travels here, never in a global. A context is made for one user by the runtime
 (`os1.runtime.Runtime.context`) and its store can reach only that user's data. `Memory` is the
-seam long-term memory plugs into (two methods); without it the OS still talks.
+seam long-term memory plugs into; without it the OS still talks.
 """
 
 from __future__ import annotations
@@ -19,12 +19,29 @@ from os1.storage.user_store import UserStore
 
 
 class Memory(Protocol):
-    async def notes_for(self, query: str, now: datetime) -> str:
-        """Dated notes relevant to `query`, ready for the prompt ('' when there are none)."""
+    async def notes_for(
+        self, query: str, now: datetime, keep: str | None = None, more: int = 0
+    ) -> str:
+        """Dated notes relevant to `query`, ready for the prompt ('' when there are none).
+        With `keep` (notes chosen ahead for this turn, see `notes_ahead`): `keep` itself with
+        at most `more` lines relevant to `query` that it lacks, appended at its end, so a
+        prompt cache that already holds `keep` stays valid (but the whole profile if `query`
+        asks what the OS knows about the user). A turn is starting: background work on the
+        model waits."""
+        ...
+
+    async def notes_ahead(self, query: str, now: datetime) -> str:
+        """Notes chosen before the next message is known (voice: from the last exchange,
+        while the reply plays), to be evaluated ahead; background work goes on."""
         ...
 
     async def observe(self, messages: Sequence[StoredMessage]) -> None:
         """Learn from a finished exchange. Runs after the reply, never before it."""
+        ...
+
+    def hold(self, held: bool) -> None:
+        """Hold back background work on the model (True) or let it run again (False): a live
+        voice call spends the model's time between turns on evaluating the next prompt."""
         ...
 
 

@@ -77,12 +77,13 @@ def prompt_for(
     )
 
 
-async def prewarm(ctx: TurnContext, text: str | None = None) -> None:
+async def prewarm(ctx: TurnContext, text: str | None = None, notes: str = "") -> None:
     """Evaluate the persona prompt ahead of the first turn (e.g. while the user types), so the
     backend's prompt cache already holds it; the first reply then starts as fast as later ones.
     With `text` (what the user is probably saying; voice guesses it during a pause), evaluate
-    the prompt run_turn would send for it, history included ('' = the history only), as a
-    speculative prefill where the backend offers one (`PromptCache`). Nothing is stored."""
+    the prompt run_turn would send for it, history and `notes` included ('' = the history
+    only), as a speculative prefill where the backend offers one (`PromptCache`). Nothing is
+    stored."""
     identity = ctx.store.get_identity()
     if not identity.onboarded:
         return
@@ -91,7 +92,8 @@ async def prewarm(ctx: TurnContext, text: str | None = None) -> None:
     with contextlib.suppress(UserError):  # the real turn will report it
         if text is not None:
             user_text = clean_user_text(text, ctx.config.max_input_chars) if text else ""
-            messages = prompt_for(ctx, user_text, history=ctx.store.messages(limit=400)).messages
+            history = ctx.store.messages(limit=400)
+            messages = prompt_for(ctx, user_text, history=history, notes=notes).messages
         cache = prompt_cache(ctx.backend) if text is not None else None
         if cache is not None:  # a guess: evaluated in chunks, it gives way to a real turn
             await cache.prefill(messages)
@@ -132,7 +134,12 @@ def _begin(ctx: TurnContext, text: str | None) -> tuple[Identity, _Begun | None]
     return identity, _Begun(text, history, said, row)
 
 
-async def run_turn(ctx: TurnContext, text: str | None) -> AsyncGenerator[Event, None]:
+async def run_turn(
+    ctx: TurnContext, text: str | None, *, notes: str | None = None
+) -> AsyncGenerator[Event, None]:
+    """One exchange (see the module docstring). `notes`: memory notes chosen ahead of the
+    message (`Memory.notes_ahead`; voice evaluates them while the person speaks), which the
+    turn uses as they are; without them the turn recalls for its message."""
     try:
         identity, begun = await off_loop(_begin, ctx, text)
     except UserError as e:
@@ -150,9 +157,12 @@ async def run_turn(ctx: TurnContext, text: str | None) -> AsyncGenerator[Event, 
     ended: TurnEnded | None = None
     try:
         yield MessageStored(user_message.id)
-        notes = ""
-        if ctx.memory is not None:
+        if ctx.memory is None:
+            notes = ""
+        elif notes is None:
             notes = await ctx.memory.notes_for(text, ctx.clock())
+        else:
+            notes = await ctx.memory.notes_for(text, ctx.clock(), keep=notes)
         prompt = prompt_for(ctx, text, history=history, notes=notes, identity=identity)
     except BaseException:  # stopped before the model (barge-in, a closed socket): the reply's
         # row ends empty and interrupted, not `streaming` until the next start recovers it

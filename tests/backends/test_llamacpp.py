@@ -129,6 +129,23 @@ async def test_a_prefilled_prompt_is_not_evaluated_again(tiny: LlamaCppBackend):
     assert 0 < sum(spy.calls) < 20  # only what follows the shared prefix
 
 
+async def test_a_background_generation_keeps_the_conversations_cache(tiny: LlamaCppBackend):
+    greedy = GenerationOptions(max_tokens=8, temperature=0.0)
+    prompt = long_prompt("lighthouses")
+    alone = await collect_text(tiny, prompt, greedy)
+    other = [Message("user", "List three colours of the rainbow, please.")]
+    background = GenerationOptions(max_tokens=8, temperature=0.0, background=True)
+    assert await collect_text(tiny, other, background)  # it runs, on the same context
+    with EvalSpy(tiny) as spy:
+        again = await collect_text(tiny, prompt, greedy)
+    assert max(spy.calls) == 1  # token by token: the conversation's prompt was still there
+    assert again == alone
+    await collect_text(tiny, other, GenerationOptions(max_tokens=8, temperature=0.0))
+    with EvalSpy(tiny) as spy:  # a foreground generation does replace it
+        await collect_text(tiny, prompt, greedy)
+    assert max(spy.calls) > 100
+
+
 async def started_prefill(tiny: LlamaCppBackend, spy: EvalSpy, topic: str) -> asyncio.Task[None]:
     """A prefill of a long prompt, once it has evaluated its first chunk."""
     prefill = asyncio.create_task(tiny.prefill(long_prompt(topic)))

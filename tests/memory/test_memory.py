@@ -171,3 +171,26 @@ async def test_memories_survive_a_restart(config, backend: ScriptedBackend) -> N
         assert "Kofi" in memory.recall("friend Kofi", k=1)[0].memory.text
     finally:
         rt.close()
+
+
+async def test_notes_chosen_ahead_are_kept_and_only_appended_to(
+    ctx: TurnContext, backend: ScriptedBackend, memory: LongTermMemory
+) -> None:
+    await chat(ctx, backend, "I adopted a greyhound called Biscuit at the shelter.")
+    for topic in ["trains", "tea", "maps", "chess", "rain", "jazz", "knitting", "stars"]:
+        new_session(ctx)
+        await chat(ctx, backend, f"Today I read about {topic} for an hour.")
+    await chat(ctx, backend, "My sister is called Anna and she plays the cello.")
+    new_session(ctx)
+    await chat(ctx, backend, "Good morning!")
+    now = datetime.now(UTC)
+    ahead = await memory.notes_ahead("the dog I adopted from the shelter", now)
+    assert "Biscuit" in ahead and "Alice's sister is called Anna." in ahead  # recall + profile
+    assert await memory.notes_for("does Anna still play the cello?", now, keep=ahead) == ahead
+    more = await memory.notes_for("does Anna still play the cello?", now, keep=ahead, more=2)
+    added = more[len(ahead) :].strip().splitlines()
+    assert more.startswith(ahead) and 1 <= len(added) <= 2  # a prompt cache holding it holds
+    assert all(line not in ahead.splitlines() for line in added)
+    assert "works as" not in await memory.notes_for("what do you know about me?", now, keep=ahead)
+    profile = await memory.notes_for("What do you know about me?", now, keep=ahead)
+    assert profile != ahead and "#" in profile  # the whole profile, with its sources

@@ -417,3 +417,54 @@ def test_the_embedded_model_is_found_behind_the_fair_queue() -> None:
     assert prompt_cache(FairBackend(model).for_user("alice")) is model
     assert prompt_cache(model) is model
     assert prompt_cache(FairBackend(ScriptedBackend()).for_user("alice")) is None
+
+
+@dataclass
+class AheadMemory:
+    """Memory that records how a voice call uses notes chosen ahead."""
+
+    ahead: list[str] = field(default_factory=list)
+    asked: list[tuple[str, str | None, int]] = field(default_factory=list)
+    held: list[bool] = field(default_factory=list)
+
+    async def notes_ahead(self, query: str, now: object) -> str:
+        self.ahead.append(query)
+        return f"- chosen ahead, for: {query}"
+
+    async def notes_for(
+        self, query: str, now: object, keep: str | None = None, more: int = 0
+    ) -> str:
+        self.asked.append((query, keep, more))
+        return keep if keep is not None else "- recalled for the message"
+
+    async def observe(self, messages: Sequence[object]) -> None:
+        pass
+
+    def hold(self, held: bool) -> None:
+        self.held.append(held)
+
+
+async def test_a_call_uses_notes_chosen_ahead_and_holds_extraction(
+    ctx: TurnContext, backend: ScriptedBackend
+):
+    sid = ctx.store.start_session()
+    ctx.store.add_message(sid, "user", "I swam in the sea")
+    ctx.store.add_message(sid, "assistant", "How cold was it?")
+    memory = AheadMemory()
+    ctx.memory = memory
+    backend.script = ["Your sister is Anna."]
+    session = VoiceSession(ctx, engines(ScriptedStt(["who is my sister?"])))
+    frames: list[Frame] = []
+    consumer = asyncio.create_task(collect(session, frames))
+    await play(session, silence(0.3))
+    await play(session, tone(1.0))
+    await play(session, silence(0.6))
+    await session.finish()
+    await consumer
+    assert memory.ahead[0] == "I swam in the sea How cold was it?"  # the last exchange
+    assert memory.held == [True, False]  # extraction waited for the call to end
+    notes = backend.calls[-1].messages[-2]
+    assert notes.role == "system" and "chosen ahead, for: I swam in the sea" in notes.content
+    assert ("who is my sister?", "- chosen ahead, for: I swam in the sea How cold was it?", 0) in (
+        memory.asked
+    )  # the turn took them as they were (no lines added after the person stopped)

@@ -28,7 +28,7 @@ def test_streaming_pieces_come_as_soon_as_they_are_complete() -> None:
 
 
 def test_model_tokens_end_a_piece_at_its_punctuation_not_at_the_next_word() -> None:
-    splitter = ClauseSplitter()  # models stream words with their leading space
+    splitter = ClauseSplitter(first_max_words=3)  # models stream words with a leading space
     tokens = ["I", "'m", " doing", " well", ",", " it", " costs", " 3", ".", "5", ",", " 1"]
     tokens += [",", "000", " in", " all", ".", " Yes"]
     out = [splitter.push(t) for t in tokens]
@@ -43,6 +43,15 @@ def test_a_long_first_run_is_cut_at_its_last_complete_word() -> None:
     out = [splitter.push(t) for t in ["That", " sounds", " like", " a", " love", "ly", " plan"]]
     assert [p for o in out for p in o] == ["That sounds like a"]
     assert splitter.flush() == ["lovely plan"]
+
+
+def test_the_first_piece_is_two_words_and_says_it_was_cut_short() -> None:
+    splitter = ClauseSplitter()
+    out = [splitter.push(t) for t in ["That", " sounds", " love", "ly", ",", " Sam", "."]]
+    assert [p for o in out for p in o] == ["That sounds", "lovely, Sam."]
+    assert splitter.cut_short
+    punctuated = ClauseSplitter()
+    assert punctuated.push("Oh, that") == ["Oh,"] and not punctuated.cut_short
 
 
 def test_a_long_run_without_punctuation_is_cut() -> None:
@@ -82,9 +91,9 @@ def test_what_a_guess_sounds_like_and_how_parts_join() -> None:
 
 
 def test_cut_hands_out_the_complete_words_so_far() -> None:
-    splitter = ClauseSplitter()
+    splitter = ClauseSplitter(first_max_words=3)
     assert splitter.push("I") == [] and splitter.cut() == []  # one word is not a piece
     assert splitter.push(" think that") == []
     assert splitter.cut() == ["I think"]  # "that" may still go on ("that's")
-    assert splitter.started
+    assert splitter.started and splitter.cut_short
     assert splitter.push(" learning helps.") == ["that learning helps."]

@@ -26,6 +26,9 @@ class GenerationOptions:
     json_schema: Mapping[str, Any] | None = None
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    # Work the user is not waiting for (memory's extraction): an embedded model keeps the
+    # conversation's evaluated prompt for the next turn instead of replacing it with this one.
+    background: bool = False
 
 
 class Backend(Protocol):

@@ -14,15 +14,26 @@ to wait for a generation started after it does not run at all (that guess is sta
 it evaluated stays in the cache; a generation whose prompt shares that prefix skips it.
 `yield_cores()` holds generation between tokens while something more urgent (synthesising
 the first spoken piece) uses the CPU.
+
+A `background` generation (memory's extraction, between turns) would replace the
+conversation's evaluated prompt with its own, and the next turn would evaluate the whole
+history again (seconds). So the conversation's KV cells are copied out before it and back after
+it (`llama_state_seq_get/set_data`, ~10 ms for a thousand tokens; the high-level
+`save_state` takes ~0.9 s); if that fails, the next turn simply evaluates more. It ranks below
+a prefill (which prepares the turn the user is about to take): it neither makes one stale nor
+makes one give way, it waits for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import threading
+import time
 from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -146,9 +157,22 @@ class LlamaCppBackend:
                 close()
 
     @contextlib.contextmanager
-    def _model_for_generation(self) -> Iterator[None]:
-        """Hold the model for a real generation; a prefill in progress yields it within a
-        chunk."""
+    def _model_for_generation(self, background: bool = False) -> Iterator[None]:
+        """Hold the model for a generation; a prefill in progress yields it within a chunk to
+        a turn, but not to background work, which waits for it (the prefill is for the turn
+        the user is about to take)."""
+        if background:  # after any turn waiting for the model, whatever the lock's order
+            while True:
+                self._lock.acquire()
+                if self._waiting == 0:
+                    break
+                self._lock.release()
+                time.sleep(0.01)
+            try:
+                yield
+            finally:
+                self._lock.release()
+            return
         with self._waiting_lock:
             self._waiting += 1
             self._generations += 1
@@ -188,7 +212,7 @@ class LlamaCppBackend:
 
         def work() -> None:
             try:
-                with self._model_for_generation():
+                with self._model_for_generation(options.background):
                     put(self._generate(messages, options, stop, put))
             except BaseException as e:  # handed to the consumer, re-raised there
                 put(e)
@@ -304,6 +328,7 @@ class LlamaCppBackend:
         kwargs = chat_completion_kwargs(messages, options)
         finish = "stop"
         produced = 0
+        kept = self._keep_cache() if options.background else None
         try:
             chunks = self._llm.create_chat_completion(**kwargs)
             try:
@@ -329,7 +354,46 @@ class LlamaCppBackend:
                     "start a new chat or set a larger n_ctx."
                 ) from None
             raise
+        finally:
+            if kept is not None:
+                self._restore_cache(kept)
         return GenerationDone(finish, completion_tokens=produced)  # type: ignore[arg-type]
+
+    def _keep_cache(self) -> _Kept | None:
+        """A copy of the evaluated prompt (sequence 0's KV cells and its tokens)."""
+        try:
+            from llama_cpp import llama_cpp as low
+
+            ctx, n = self._llm._ctx.ctx, int(self._llm.n_tokens)
+            if n == 0:
+                return None
+            size = low.llama_state_seq_get_size(ctx, 0)
+            data = (ctypes.c_uint8 * size)()
+            if low.llama_state_seq_get_data(ctx, data, size, 0) != size:
+                return None
+            return _Kept(data, size, self._llm.input_ids[:n].copy())
+        except (AttributeError, OSError, ValueError):  # another llama.cpp: evaluate again
+            return None
+
+    def _restore_cache(self, kept: _Kept) -> None:
+        try:
+            from llama_cpp import llama_cpp as low
+
+            ctx = self._llm._ctx.ctx
+            low.llama_memory_seq_rm(low.llama_get_memory(ctx), 0, -1, -1)
+            restored = low.llama_state_seq_set_data(ctx, kept.data, kept.size, 0) == kept.size
+        except (AttributeError, OSError, ValueError):
+            restored = False
+        n = len(kept.tokens) if restored else 0  # (nothing cached: the next turn evaluates all)
+        self._llm.input_ids[:n] = kept.tokens[:n]
+        self._llm.n_tokens = n
+
+
+@dataclass(frozen=True)
+class _Kept:
+    data: Any  # ctypes buffer
+    size: int
+    tokens: Any  # numpy array of token ids
 
 
 class _GaveUp(Exception):

@@ -2,6 +2,9 @@
 
     notes_for(query, now)  → dated notes: an "about you" profile + hybrid recall (or, for
                              "what do you know about me?", the whole profile with sources)
+    notes_ahead(query, now), then notes_for(words, now, keep=those, more=n)
+                           → notes chosen before the message is known (voice: from the last
+                             exchange), topped up with at most n lines for its first words
     observe(messages)      → store each message as an episodic turn, extract facts
 
 Latency policy (observe runs after TurnEnded, before the next prompt is shown): everything
@@ -27,7 +30,7 @@ from os1.memory.deferred import shared as shared_deferred
 from os1.memory.embedder import Embedder
 from os1.memory.extraction import Finding, extract
 from os1.memory.model_extraction import extract_with_model
-from os1.memory.notes import asks_about_me, render_notes, render_profile
+from os1.memory.notes import asks_about_me, more_notes, render_notes, render_profile
 from os1.memory.records import Hit, NewMemory
 from os1.memory.retrieval import Retriever
 from os1.memory.store import MemoryStore
@@ -55,6 +58,7 @@ class LongTermMemory:
         self.backend = backend
         self.mode: ModelExtraction = model_extraction if backend is not None else "off"
         self._deferred: Deferred | None = None
+        self._held = False  # a live voice call holds model extraction until it ends
         self._summarised_before: int | None = None
 
     def warm_in_background(self, min_memories: int) -> None:
@@ -67,16 +71,27 @@ class LongTermMemory:
 
     # --- the Memory protocol ----------------------------------------------------------------
 
-    async def notes_for(self, query: str, now: datetime) -> str:
+    async def notes_for(
+        self, query: str, now: datetime, keep: str | None = None, more: int = 0
+    ) -> str:
         if self._deferred is not None:
             self._deferred.pause(self)  # the model is about to answer; extraction waits
-        facts = self.memories.listing(["fact"])
         if asks_about_me(query):
+            facts = self.memories.listing(["fact"])
             extra = self.memories.listing(["reflection"])
             summaries = self.memories.listing(["summary"])[-3:]
             return render_profile(self._names()[0], facts, [*extra, *summaries])
-        hits = self.recall(query, now, RECALL_K, exclude_session=self._current_session())
+        if keep is not None:
+            return more_notes(keep, self._recall_for_notes(query, now), more) if more else keep
+        return await self.notes_ahead(query, now)
+
+    async def notes_ahead(self, query: str, now: datetime) -> str:
+        facts = self.memories.listing(["fact"])
+        hits = self._recall_for_notes(query, now) if query.strip() else []
         return render_notes(facts, hits)
+
+    def _recall_for_notes(self, query: str, now: datetime) -> list[Hit]:
+        return self.recall(query, now, RECALL_K, exclude_session=self._current_session())
 
     async def observe(self, messages: Sequence[StoredMessage]) -> None:
         usable = [m for m in messages if m.content.strip() and m.status != "failed"]
@@ -86,7 +101,16 @@ class LongTermMemory:
                 for m in usable:
                     if m.role == "user" and len(m.content.split()) >= MIN_WORDS_FOR_MODEL:
                         await self._model_extract(m)
-        if self._deferred is not None:
+        if self._deferred is not None and not self._held:
+            self._deferred.resume(self)
+
+    def hold(self, held: bool) -> None:
+        self._held = held
+        if self._deferred is None:
+            return
+        if held:
+            self._deferred.pause(self)
+        else:
             self._deferred.resume(self)
 
     # --- recall and housekeeping -------------------------------------------------------------
@@ -191,6 +215,8 @@ class LongTermMemory:
             return
         if self._deferred is None:
             self._deferred = shared_deferred()
+            if self._held:
+                self._deferred.pause(self)
         self._deferred.submit(self, job)
 
 

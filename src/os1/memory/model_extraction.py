@@ -54,7 +54,7 @@ async def extract_with_model(
         backend,
         [Message("user", prompt)],
         Extraction,
-        GenerationOptions(max_tokens=MAX_TOKENS, temperature=0.0),
+        GenerationOptions(max_tokens=MAX_TOKENS, temperature=0.0, background=True),
         attempts=1,
     )
     findings = []

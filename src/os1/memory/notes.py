@@ -23,6 +23,7 @@ ABOUT_ME = re.compile(
 NOTE_CHARS = 160
 PROFILE_FACTS = 6
 NOTES_BUDGET = 1400
+RELATED = "Related memories:"
 
 
 def asks_about_me(text: str) -> bool:
@@ -57,7 +58,7 @@ def render_notes(facts: Sequence[MemoryRecord], hits: Sequence[Hit]) -> str:
     shown = {f.id for f in chosen}
     recalled = [h.memory for h in hits if h.memory.id not in shown]
     if recalled:
-        lines.append("Related memories:")
+        lines.append(RELATED)
         lines.extend(_line(r) for r in recalled)
     text = ""
     for line in lines:  # keep whole lines within the budget
@@ -65,6 +66,18 @@ def render_notes(facts: Sequence[MemoryRecord], hits: Sequence[Hit]) -> str:
             break
         text += line + "\n"
     return text.rstrip()
+
+
+def more_notes(notes: str, hits: Sequence[Hit], limit: int) -> str:
+    """`notes` with at most `limit` recalled memories it does not show yet, appended at its
+    end (what a prompt cache holds of `notes` stays valid)."""
+    shown = set(notes.splitlines())
+    new = [line for h in hits if (line := _line(h.memory)) not in shown][:limit]
+    if not new:
+        return notes
+    if RELATED not in shown:
+        new.insert(0, RELATED)
+    return "\n".join([notes, *new]) if notes else "\n".join(new)
 
 
 def render_profile(
@@ -77,4 +90,4 @@ def render_profile(
     return render("memory_profile", user_name=user_name, profile="\n".join(lines))
 
 
-__all__ = ["asks_about_me", "profile_facts", "render_notes", "render_profile"]
+__all__ = ["asks_about_me", "more_notes", "profile_facts", "render_notes", "render_profile"]

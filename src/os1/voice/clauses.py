@@ -4,9 +4,11 @@
 the rest. A piece ends at sentence punctuation, or at a clause mark (, ; : —) once it has
 `min_words`; the first piece of a reply may be as short as `first_min_words` (a quick "Oh,"
 gets sound out sooner), and a long run without punctuation is cut once it holds more than
-`max_words` complete words (`first_max_words` for the first piece: three words, about 0.1 s of
-a fast model's writing, so the first sound never waits for a phrase; measured on the voice
-bench, a five-word first piece cost 80-100 ms of voice-to-voice latency on both profiles).
+`max_words` complete words (`first_max_words` for the first piece: two words, a token or two
+of a fast model's writing, so the first sound never waits for a phrase; measured on the voice
+bench, a five-word first piece cost 80-100 ms of voice-to-voice latency on both profiles, and
+three words ~60 ms more than two on the fast profile). `cut_short` says the first piece was cut
+at a word count rather than at punctuation: the session then keeps the speaker fed.
 `cut()` hands out the complete words buffered so far (the session does so for the first piece
 when the model is slow to reach a clause mark).
 A period inside a number ("3.5") or after a single capital ("J.") does not end a piece.
@@ -31,7 +33,7 @@ class ClauseSplitter:
         self,
         *,
         first_min_words: int = 1,
-        first_max_words: int = 2,
+        first_max_words: int = 1,
         min_words: int = 4,
         max_words: int = 24,
     ) -> None:
@@ -41,6 +43,7 @@ class ClauseSplitter:
         self.max_words = max_words
         self._buffer = ""
         self._emitted = 0
+        self.cut_short = False  # the first piece ended at a word count, not at punctuation
 
     def push(self, delta: str) -> list[str]:
         self._buffer += delta
@@ -67,6 +70,7 @@ class ClauseSplitter:
         limit = self.first_max_words if self._emitted == 0 else self.max_words
         if len(run) > limit:
             pieces.append(" ".join(run))
+            self.cut_short = self.cut_short or self._emitted == 0
             self._emitted += 1
             self._buffer = partial
         return pieces
@@ -84,6 +88,7 @@ class ClauseSplitter:
         partial = "" if self._buffer[-1:].isspace() or not run else run.pop()
         if len(run) < min_words:
             return []
+        self.cut_short = self.cut_short or self._emitted == 0
         self._emitted += 1
         self._buffer = partial
         return [" ".join(run)]

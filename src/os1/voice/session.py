@@ -48,10 +48,11 @@ and nothing is played before the endpoint.
 First sound: the model and the TTS share the CPU, so generation pauses between tokens while
 the reply's first piece is synthesised (the rest has that piece's playback time to catch up).
 A slow model does not hold the sound until a phrase is complete: FIRST_PIECE_WAIT after the
-first words, the complete words so far (two at least) become the first piece. After a piece cut
-that short, whenever what is left to play runs out within FEED_MARGIN and nothing else is being
-synthesised, the words so far (LATER_CUT_WORDS at least) are the next piece, so the short first
-piece is not followed by silence while the model finishes its phrase.
+first words, the complete words so far (two at least) become the first piece, and a first run
+without punctuation is cut at two words anyway (os1.voice.clauses). After a first piece cut
+short either way, whenever what is left to play runs out within FEED_MARGIN and nothing else
+is being synthesised, the words so far (LATER_CUT_WORDS at least) are the next piece, so the
+short first piece is not followed by silence while the model finishes its phrase.
 
 Barge-in = an Onset while a reply is
 generating or playing: data frames are dropped, the reply task is cancelled (run_turn stops,
@@ -109,6 +110,7 @@ from os1.voice.guesses import (
     trails_off,
 )
 from os1.voice.listener import Endpoint, Listener, ListenSettings, Onset, Pause, rms
+from os1.voice.notes import NotesAhead
 from os1.voice.prosody import Prosody, measure
 from os1.voice.speculation import SpeculatingBackend, Speculation
 
@@ -184,6 +186,9 @@ class VoiceSession:
         self._following: asyncio.Future[str] | None = None
         self._followed = 0  # samples of the utterance in progress the last follow-up covered
         self._ahead: Ahead | None = None
+        self._notes = NotesAhead(ctx)  # memory notes chosen ahead (os1.voice.notes)
+        self._planned = False
+        self._hanging_up = False
 
     # --- input ------------------------------------------------------------------------------
 
@@ -200,8 +205,10 @@ class VoiceSession:
     def feed_audio(self, audio: Audio) -> None:
         if self._closed or self._input_ended:
             return
-        if self._warm and self._warming is None:  # persona and history, before the first turn
-            self._prewarm("")
+        if not self._planned:  # notes, persona and history, before the first turn
+            self._planned = True
+            self._notes.hold(True)
+            self._plan()
         self._pending = np.concatenate([self._pending, audio.at(STT_RATE).samples])
         while len(self._pending) >= FRAME:
             frame, self._pending = self._pending[:FRAME], self._pending[FRAME:]
@@ -291,7 +298,7 @@ class VoiceSession:
                 return
             # still talking (in a pause, the guess owns the prefill)
             if listener.speaking and self.now - listener.last_voiced < FRAME:
-                self._prewarm(join_heard(prefix, done.result()))
+                self._prewarm(join_heard(prefix, done.result()), top_up=True)
 
         words.add_done_callback(heard)
 
@@ -326,7 +333,7 @@ class VoiceSession:
         if self._warm and not trailing:  # it may well be the end: start the reply
             self._speculate(text, guess.last_voiced)
         elif self._warm:  # the prefill gives way to the real turn within a chunk
-            self._prewarm(text)
+            self._prewarm(text, top_up=True)
 
     def _speculate(self, text: str, last_voiced: int) -> None:
         """Start generating the reply run_turn would ask the model for if `text` is the
@@ -343,7 +350,7 @@ class VoiceSession:
             try:
                 clean = clean_user_text(text, ctx.config.max_input_chars)
                 history = await off_loop(ctx.store.messages, limit=400)
-                notes = await ctx.memory.notes_for(clean, ctx.clock()) if ctx.memory else ""
+                notes = await self._notes_for(clean)
                 prompt = prompt_for(ctx, clean, history=history, notes=notes, identity=identity)
             except UserError:  # the real turn will say so
                 return None
@@ -381,15 +388,42 @@ class VoiceSession:
         if ahead is not None:
             ahead.drop()
 
-    def _prewarm(self, text: str) -> None:
+    async def _notes_for(self, text: str) -> str:
+        """The notes run_turn will use for `text` (those chosen ahead, topped up)."""
+        memory, ahead = self.ctx.memory, self._notes.text
+        if memory is None:
+            return ""
+        if ahead is None:
+            return await memory.notes_for(text, self.ctx.clock())
+        return await memory.notes_for(text, self.ctx.clock(), keep=ahead)
+
+    def _plan(self) -> None:
+        """Choose the next utterance's notes, then evaluate them with the history, unless the
+        person is already talking (their own prefill does it then)."""
+        if self._input_ended or self._hanging_up:
+            return
+
+        async def plan() -> None:
+            with contextlib.suppress(Exception):  # only an optimisation: the turn recalls
+                await self._notes.plan()
+            if self._warm and not self.listener.speaking and not self._closed:
+                self._prewarm("")
+
+        task = asyncio.get_running_loop().create_task(plan())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _prewarm(self, text: str, *, top_up: bool = False) -> None:
         """Evaluate the prompt ahead (embedded model only); a newer guess replaces an older
-        one still being evaluated."""
+        one still being evaluated. `top_up`: first let `text` add to the notes chosen ahead."""
         if self._warming is not None:
             self._warming.cancel()
 
         async def warm() -> None:
             with contextlib.suppress(Exception):  # only an optimisation: the turn reports
-                await prewarm(self.ctx, text)
+                if top_up:
+                    await self._notes.top_up(text)
+                await prewarm(self.ctx, text, self._notes.text or "")
 
         self._warming = asyncio.get_running_loop().create_task(warm())
         self._background.add(self._warming)
@@ -495,6 +529,7 @@ class VoiceSession:
         finally:
             if ahead is not None:  # not taken, or taken and over: stop the model
                 ahead.drop()
+            self._plan()  # while the reply plays: the next turn's notes
 
     async def _answer(
         self,
@@ -607,20 +642,17 @@ class VoiceSession:
             nonlocal tts
             splitter = ClauseSplitter()
             hurry: asyncio.TimerHandle | None = None
-            hurried = False  # the first piece was cut short: keep the speaker fed after it
 
             def first_piece_now() -> None:  # the model is slow to finish its first phrase
-                nonlocal hurry, hurried
+                nonlocal hurry
                 hurry = None
                 if not splitter.started:
-                    pieces = splitter.cut()
-                    hurried = bool(pieces)
-                    say(pieces, self._reply_id)
+                    say(splitter.cut(), self._reply_id)
                 if not splitter.started:  # not even two words yet
                     hurry = asyncio.get_running_loop().call_later(FIRST_PIECE_WAIT, first_piece_now)
 
             try:
-                async with aclosing(run_turn(ctx, text)) as events:
+                async with aclosing(run_turn(ctx, text, notes=self._notes.text)) as events:
                     async for event in events:
                         if isinstance(event, MessageStored) and said is not None:
                             self._unanswered = None  # committed: never heard twice
@@ -636,7 +668,7 @@ class VoiceSession:
                                 hurry = asyncio.get_running_loop().call_later(
                                     FIRST_PIECE_WAIT, first_piece_now
                                 )
-                            elif hurried and unplayed == 0 and self._runs_dry():
+                            elif splitter.cut_short and unplayed == 0 and self._runs_dry():
                                 say(splitter.cut(LATER_CUT_WORDS), self._reply_id)
                         elif isinstance(event, TurnEnded):
                             say(splitter.flush(), self._reply_id)
@@ -719,17 +751,22 @@ class VoiceSession:
                 await self._reply
         await self._settle_background()
         self._announce_ends()
-        self._closed = True
-        self._queue.put_nowait(None)
+        self._end_call()
 
     async def aclose(self) -> None:
         """Hang up: an unfinished reply is kept as what was played, interrupted."""
         if self._closed:
             return
+        self._hanging_up = True
         if self.busy:
             self._barge_in()
         self._drop_ahead()
         await self._settle_background()
+        self._end_call()
+
+    def _end_call(self) -> None:
+        if self._planned:
+            self._notes.hold(False)  # memory's extraction may run now
         self._closed = True
         self._queue.put_nowait(None)
 
