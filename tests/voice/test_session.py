@@ -62,11 +62,8 @@ async def collect(session: VoiceSession, frames: list[Frame]) -> None:
         frames.append(frame)
 
 
-async def test_one_turn_is_heard_answered_and_stored(ctx: TurnContext, backend: ScriptedBackend):
-    backend.script = ["Oh, hello Alice. It is lovely to hear you."]
-    stt = ScriptedStt(["hello there"])
-    tts = ToneTts()
-    session = VoiceSession(ctx, engines(stt, tts))
+async def one_utterance(session: VoiceSession) -> list[Frame]:
+    """A second of speech between silences, answered; the frames of the whole call."""
     frames: list[Frame] = []
     consumer = asyncio.create_task(collect(session, frames))
     await play(session, silence(0.3))
@@ -74,6 +71,15 @@ async def test_one_turn_is_heard_answered_and_stored(ctx: TurnContext, backend: 
     await play(session, silence(0.6))
     await session.finish()
     await consumer
+    return frames
+
+
+async def test_one_turn_is_heard_answered_and_stored(ctx: TurnContext, backend: ScriptedBackend):
+    backend.script = ["Oh, hello Alice. It is lovely to hear you."]
+    stt = ScriptedStt(["hello there"])
+    tts = ToneTts()
+    session = VoiceSession(ctx, engines(stt, tts))
+    frames = await one_utterance(session)
     stt.assert_done()
 
     kinds = [type(f) for f in frames]
@@ -454,13 +460,7 @@ async def test_a_call_uses_notes_chosen_ahead_and_holds_extraction(
     ctx.memory = memory
     backend.script = ["Your sister is Anna."]
     session = VoiceSession(ctx, engines(ScriptedStt(["who is my sister?"])))
-    frames: list[Frame] = []
-    consumer = asyncio.create_task(collect(session, frames))
-    await play(session, silence(0.3))
-    await play(session, tone(1.0))
-    await play(session, silence(0.6))
-    await session.finish()
-    await consumer
+    await one_utterance(session)
     assert memory.ahead[0] == "I swam in the sea How cold was it?"  # the last exchange
     assert memory.held == [True, False]  # extraction waited for the call to end
     notes = backend.calls[-1].messages[-2]
