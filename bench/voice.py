@@ -11,7 +11,8 @@ Voice-to-voice latency = wall time from feeding the last voiced input sample (so
 hangover counts) to the first AudioChunk of the reply to the whole utterance (the first after
 its endpoint). A reply that started sounding before the person had finished (it answered a
 pause mid-utterance, and was then talked over) is counted in `premature_replies`, never as a
-latency. Continuity of the speech: an underrun is a piece of a reply whose audio arrived after
+latency; one the listener never took for speech (no reply comes) in `unheard_utterances`.
+Continuity of the speech: an underrun is a piece of a reply whose audio arrived after
 what came before it had finished playing (a short first piece must not be followed by
 silence); `underrun_ms_max` and `underruns_over_50ms` count them over all replies.
 Then barge-in: speech fed over a playing reply; reaction = wall time from feeding the frame
@@ -259,7 +260,7 @@ async def run_profile(
 
     warm = joe.synthesize("Tell me about your day.").at(STT_RATE).samples
     latencies: list[float] = []
-    premature = 0
+    premature = unheard = 0
     pipeline_errors = pipeline_words = 0
     stages: dict[str, list[float]] = {
         "endpoint": [],
@@ -291,6 +292,10 @@ async def run_profile(
         t_last = await feed_realtime(session, padded)
         got = lambda out=frames, t=t_last: answered(out, t) is not None  # noqa: E731
         await feed_realtime(session, np.zeros(STT_RATE * 20, np.float32), until=got)
+        if not any(isinstance(f, SpeechStarted) and t >= t_start for t, f in frames):
+            unheard += 1  # the listener never took it for speech: no reply will come
+            print(f"{profile} turn {i}: not heard", file=sys.stderr)
+            continue
         async with asyncio.timeout(120):  # (a loaded machine is slow, not broken)
             while not got():
                 if consumer.done():
@@ -392,8 +397,9 @@ async def run_profile(
         "memories": memories,
         "underrun_ms_max": round(max(gaps, default=0.0) * 1000),
         "underruns_over_50ms": sum(g > 0.05 for g in gaps),
-        "utterances": len(latencies) + premature,
+        "utterances": len(latencies) + premature + unheard,
         "premature_replies": premature,
+        "unheard_utterances": unheard,
         "voice_to_voice_ms_p50": ms(pct(latencies, 50)),
         "voice_to_voice_ms_p95": ms(pct(latencies, 95)),
         "voice_to_voice_ms_all": [round(v) for v in latencies],

@@ -2,9 +2,12 @@
 
     push(frame, reference_rms) -> [Onset | Pause | Endpoint]
 
-`Onset` fires once speech has lasted `min_speech_ms` (150 ms: a click never starts anything),
+`Onset` fires once speech has lasted `min_speech_ms` (120 ms: a click never starts anything),
 or `min_barge_in_ms` (250 ms) while the OS is talking, so coughs and short noises do not
-interrupt it. `Endpoint` fires
+interrupt it. Hysteresis both ways: a sound counts as voiced from its first frame above
+`keep_threshold`, and is speech once one of its frames passes `threshold` (Silero's
+probability rises over the first frames of a word, so a short "Hi." would otherwise have only
+its last few frames counted, and be missed). `Endpoint` fires
 `hangover_ms` after the last voiced frame (or at `max_utterance_s`) and carries the utterance
 with `preroll_ms` of audio before the onset, so the recogniser hears the first consonant.
 
@@ -38,7 +41,7 @@ FRAME_MS = FRAME * 1000 / STT_RATE
 class ListenSettings:
     threshold: float = 0.5  # speech probability to start
     keep_threshold: float = 0.35  # and to keep going (hysteresis)
-    min_speech_ms: float = 150.0  # shorter sounds (clicks) never start a turn
+    min_speech_ms: float = 120.0  # shorter sounds (clicks) never start a turn
     min_barge_in_ms: float = 250.0  # while the OS talks, coughs and short noises are ignored
     hangover_ms: float = 280.0  # silence that ends an utterance
     pause_ms: float = 128.0  # silence after which the session guesses what was said
@@ -100,6 +103,7 @@ class Listener:
         self._frames: list[Samples] = []
         self._start = 0
         self._voiced = 0
+        self._strong = False  # a frame of this sound passed `threshold`
         self._gap = 0
         self._last_voiced = 0
         self._kept = 0  # frames of _frames up to the last voiced one
@@ -132,24 +136,27 @@ class Listener:
         audio = Audio(np.concatenate(kept).astype(np.float32), STT_RATE)
         return Endpoint(audio, self._last_voiced, forced)
 
-    def is_voice(self, frame: Samples, reference_rms: float) -> bool:
+    def voice_probability(self, frame: Samples, reference_rms: float) -> float:
+        """The VAD's speech probability for this frame, or 0 when it is too quiet or no
+        louder than the echo of what the OS is playing."""
         level = rms(frame)
         prob = self.vad.speech_probability(frame)
-        threshold = self.settings.keep_threshold if self.speaking else self.settings.threshold
         if reference_rms > 1e-4:
             expected = self.echo_gain * reference_rms
             if level < self.settings.echo_margin * expected:  # what we expect to leak back
                 ratio = min(4.0, max(0.01, level / reference_rms))
                 self.echo_gain = 0.9 * self.echo_gain + 0.1 * ratio
-                return False
-        return level >= self.settings.min_rms and prob >= threshold
+                return 0.0
+        return prob if level >= self.settings.min_rms else 0.0
 
     def push(
         self, frame: Samples, reference_rms: float = 0.0, *, busy: bool = False
     ) -> list[Onset | Pause | Endpoint]:
         """One frame in. `busy`: the OS is replying, so only `min_barge_in_ms` of speech
         (not `min_speech_ms`) starts an utterance."""
-        voiced = self.is_voice(frame, reference_rms)
+        prob = self.voice_probability(frame, reference_rms)
+        voiced = prob >= self.settings.keep_threshold
+        self._strong = self._strong or prob >= self.settings.threshold
         start_of_frame = self.position
         self.position += len(frame)
         events: list[Onset | Pause | Endpoint] = []
@@ -173,7 +180,9 @@ class Listener:
             if self._gap > 2:  # a short sound, then quiet: it was not speech
                 self._preroll.extend(self._frames)  # (the deque keeps only the newest)
                 self._reset_utterance()
-            elif self._voiced >= (self._barge_frames if busy else self._min_frames):
+            elif self._strong and self._voiced >= (
+                self._barge_frames if busy else self._min_frames
+            ):
                 self.speaking = True
                 events.append(Onset(self._start, self.position))
             return events

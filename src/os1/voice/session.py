@@ -571,17 +571,11 @@ class VoiceSession:
         await self._speak_turn(text, said, ctx, first)
 
     def _has_speech(self, utterance: Audio) -> bool:
-        """Whisper invents words for noise; ask a fresh VAD whether anyone spoke at all."""
-        vad, samples = self.engines.vad(), utterance.at(STT_RATE).samples
-        needed = max(1, round(self.listener.settings.min_speech_ms * STT_RATE / 1000 / FRAME))
-        voiced = 0
-        for i in range(0, len(samples) - FRAME + 1, FRAME):
-            frame = samples[i : i + FRAME]
-            if rms(frame) >= self.listener.settings.min_rms:
-                voiced += vad.speech_probability(frame) >= self.listener.settings.threshold
-                if voiced >= needed:
-                    return True
-        return False
+        """Whisper invents words for noise; ask a fresh listener whether anyone spoke at all."""
+        listener = Listener(self.engines.vad(), self.listener.settings)
+        samples = utterance.at(STT_RATE).samples
+        frames = (samples[i : i + FRAME] for i in range(0, len(samples) - FRAME + 1, FRAME))
+        return any(isinstance(e, Onset) for frame in frames for e in listener.push(frame))
 
     async def _voice(self) -> TextToSpeech:
         voice = self.ctx.store.get_identity().voice
