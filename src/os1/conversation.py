@@ -12,7 +12,7 @@ of the first meeting); after onboarding it yields nothing.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -34,9 +34,13 @@ from os1.storage.offload import off_loop
 @runtime_checkable
 class PromptCache(Protocol):
     """A backend that keeps the last prompt evaluated and can evaluate one ahead of its turn
-    (the embedded model); `prefill` gives the model up to any real generation."""
+    (the embedded model); `prefill` gives the model up to any real generation. `relaxed()`
+    true: no turn can come soon (nobody is talking), so the prefill may evaluate in larger
+    chunks, faster per token but slower to give the model up."""
 
-    async def prefill(self, messages: Sequence[Message]) -> None: ...
+    async def prefill(
+        self, messages: Sequence[Message], *, relaxed: Callable[[], bool] | None = None
+    ) -> None: ...
 
 
 def prompt_cache(backend: Backend) -> PromptCache | None:
@@ -77,13 +81,18 @@ def prompt_for(
     )
 
 
-async def prewarm(ctx: TurnContext, text: str | None = None, notes: str = "") -> None:
+async def prewarm(
+    ctx: TurnContext,
+    text: str | None = None,
+    notes: str = "",
+    relaxed: Callable[[], bool] | None = None,
+) -> None:
     """Evaluate the persona prompt ahead of the first turn (e.g. while the user types), so the
     backend's prompt cache already holds it; the first reply then starts as fast as later ones.
     With `text` (what the user is probably saying; voice guesses it during a pause), evaluate
     the prompt run_turn would send for it, history and `notes` included ('' = the history
     only), as a speculative prefill where the backend offers one (`PromptCache`). Nothing is
-    stored."""
+    stored. `relaxed`: see PromptCache."""
     identity = ctx.store.get_identity()
     if not identity.onboarded:
         return
@@ -96,7 +105,7 @@ async def prewarm(ctx: TurnContext, text: str | None = None, notes: str = "") ->
             messages = prompt_for(ctx, user_text, history=history, notes=notes).messages
         cache = prompt_cache(ctx.backend) if text is not None else None
         if cache is not None:  # a guess: evaluated in chunks, it gives way to a real turn
-            await cache.prefill(messages)
+            await cache.prefill(messages, relaxed=relaxed)
         else:
             await collect_text(ctx.backend, messages, GenerationOptions(max_tokens=1))
 

@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 from os1.backends.base import GenerationOptions, collect_text
-from os1.backends.llamacpp import PREFILL_CHUNK, LlamaCppBackend
+from os1.backends.llamacpp import PREFILL_CHUNK, RELAXED_CHUNK, LlamaCppBackend
 from os1.backends.structured import generate_json
 from os1.errors import BackendUnavailable, ModelFileError
 from os1.events import GenerationDone, TextDelta
@@ -168,6 +168,20 @@ async def test_a_prefill_gives_way_to_a_generation_within_a_chunk(tiny: LlamaCpp
     assert sum(prefilled) < tiny.count_tokens(long_prompt("mountains")[0].content)
     generation = spy.threads.index("os1-llama")
     assert "os1-llama-prefill" not in spy.threads[generation:]  # it gave the model up
+
+
+async def test_a_relaxed_prefill_takes_larger_chunks_until_someone_talks(
+    tiny: LlamaCppBackend,
+):
+    prompt = long_prompt("harbours")
+    with EvalSpy(tiny) as spy:
+        await tiny.prefill(prompt, relaxed=lambda: len(spy.calls) < 3)  # talking from the 4th
+    assert spy.calls[:3] == [RELAXED_CHUNK] * 3
+    assert max(spy.calls[3:]) <= PREFILL_CHUNK
+    assert sum(spy.calls) >= tiny.count_tokens(prompt[0].content)  # all of it, and no more
+    with EvalSpy(tiny) as spy:
+        await collect_text(tiny, prompt, GenerationOptions(max_tokens=1, temperature=0.0))
+    assert sum(spy.calls) <= 1
 
 
 async def test_a_cancelled_prefill_stops(tiny: LlamaCppBackend):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -246,11 +246,15 @@ class CachingBackend(ScriptedBackend):
     when generation yields the cores."""
 
     prefilled: list[str] = field(default_factory=list)
+    relaxed: list[bool | None] = field(default_factory=list)  # each prefill's relaxed(), then
     stopped: int = 0
     yielding: bool = False
 
-    async def prefill(self, messages: Sequence[Message]) -> None:
+    async def prefill(
+        self, messages: Sequence[Message], *, relaxed: Callable[[], bool] | None = None
+    ) -> None:
         self.prefilled.append(messages[-1].content)
+        self.relaxed.append(None if relaxed is None else relaxed())
 
     async def stream(
         self, messages: Sequence[Message], options: GenerationOptions
@@ -294,6 +298,7 @@ async def test_a_guess_that_was_not_the_end_is_generated_but_never_heard(ctx: Tu
     consumer = asyncio.create_task(collect(session, frames))
     await play(session, tone(1.5))  # heard so far after a second of speech: "I feel a"
     assert 1.0 <= stt.heard[0].seconds < 1.1 and backend.prefilled == ["", "I feel a"]
+    assert backend.relaxed == [True, None]  # the call's start in large chunks; speech in small
     await play(session, silence(0.16))
     # a statement may be the end: its reply is generated while the endpoint waits
     await until(lambda: len(backend.calls) == 1)

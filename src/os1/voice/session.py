@@ -407,23 +407,29 @@ class VoiceSession:
             with contextlib.suppress(Exception):  # only an optimisation: the turn recalls
                 await self._notes.plan()
             if self._warm and not self.listener.speaking and not self._closed:
-                self._prewarm("")
+                self._prewarm("", relaxed=True)
 
         task = asyncio.get_running_loop().create_task(plan())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def _prewarm(self, text: str, *, top_up: bool = False) -> None:
+    def _prewarm(self, text: str, *, top_up: bool = False, relaxed: bool = False) -> None:
         """Evaluate the prompt ahead (embedded model only); a newer guess replaces an older
-        one still being evaluated. `top_up`: first let `text` add to the notes chosen ahead."""
+        one still being evaluated. `top_up`: first let `text` add to the notes chosen ahead.
+        `relaxed`: in larger chunks until someone talks (a turn may come then)."""
         if self._warming is not None:
             self._warming.cancel()
+        listener = self.listener
+
+        def quiet() -> bool:  # (read from the model's thread: a plain attribute)
+            return not listener.speaking
 
         async def warm() -> None:
             with contextlib.suppress(Exception):  # only an optimisation: the turn reports
                 if top_up:
                     await self._notes.top_up(text)
-                await prewarm(self.ctx, text, self._notes.text or "")
+                notes = self._notes.text or ""
+                await prewarm(self.ctx, text, notes, quiet if relaxed else None)
 
         self._warming = asyncio.get_running_loop().create_task(warm())
         self._background.add(self._warming)
