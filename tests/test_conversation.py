@@ -144,6 +144,12 @@ async def test_memory_notes_are_placed_after_history(ctx: TurnContext, backend: 
         async def observe(self, messages):
             self.observed.extend(m.id for m in messages)
 
+        def shown(self):
+            return {}
+
+        def show(self, message_id, notes):
+            pass
+
     memory = Notes()
     ctx.memory = memory
     backend.script = ["Anna!"]
@@ -186,6 +192,12 @@ async def test_memory_observes_the_users_words_even_when_the_reply_fails(ctx: Tu
 
         async def observe(self, messages):
             observed.append([m.role for m in messages])
+
+        def shown(self):
+            return {}
+
+        def show(self, message_id, notes):
+            pass
 
     ctx.memory = Recorder()
     ctx.backend = ScriptedBackend(script=[BackendUnavailable("The model is busy.")])

@@ -7,7 +7,7 @@ seam long-term memory plugs into; without it the OS still talks.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -33,6 +33,16 @@ class Memory(Protocol):
     async def notes_ahead(self, query: str, now: datetime) -> str:
         """Notes chosen before the next message is known (voice: from the last exchange,
         while the reply plays), to be evaluated ahead; background work goes on."""
+        ...
+
+    def shown(self) -> Mapping[int, str]:
+        """The notes this conversation's earlier prompts showed, by the id of the message
+        each preceded (lines of memories forgotten since left out): os1.prompting keeps them
+        in place and shows a turn only the lines they lack."""
+        ...
+
+    def show(self, message_id: int, notes: str) -> None:
+        """The prompt for message `message_id` showed `notes` before it."""
         ...
 
     async def observe(self, messages: Sequence[StoredMessage]) -> None:

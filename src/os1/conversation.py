@@ -67,7 +67,8 @@ def prompt_for(
     notes: str = "",
     identity: Identity | None = None,
 ) -> Prompt:
-    """The prompt a turn sends for `text` after `history` (also used to prewarm and to bench)."""
+    """The prompt a turn sends for `text` after `history` (also used to prewarm and to bench),
+    with the notes earlier turns showed kept in place (os1.prompting)."""
     identity = identity if identity is not None else ctx.store.get_identity()
     return build_prompt(
         system=system_prompt(identity, ctx.user_name),
@@ -78,6 +79,7 @@ def prompt_for(
         context_window=ctx.backend.context_window,
         reply_tokens=ctx.config.max_reply_tokens,
         count=ctx.backend.count_tokens,
+        shown=ctx.memory.shown() if ctx.memory is not None else None,
     )
 
 
@@ -173,6 +175,8 @@ async def run_turn(
         else:
             notes = await ctx.memory.notes_for(text, ctx.clock(), keep=notes)
         prompt = prompt_for(ctx, text, history=history, notes=notes, identity=identity)
+        if ctx.memory is not None:
+            ctx.memory.show(user_message.id, prompt.notes)
     except BaseException:  # stopped before the model (barge-in, a closed socket): the reply's
         # row ends empty and interrupted, not `streaming` until the next start recovers it
         ctx.store.update_message(row.id, "", "interrupted")

@@ -3,7 +3,10 @@
 Layout: [system: persona] [history…] [system: memory notes] [user: this message]. The persona
 prompt changes only when the identity does, and history is cut on a coarse grid of message ids,
 so consecutive turns share a long identical prefix and llama.cpp reuses its KV cache. Memory
-notes vary per turn, so they sit after the history, next to the message they serve.
+notes vary per turn, so they sit after the history, next to the message they serve; the notes
+an earlier turn showed stay in place before its message (`shown`, os1.memory.shown) and this
+turn shows only the lines the kept history has not (`Prompt.notes`), so the cache holds all
+but those.
 
 The budget: window − reply allowance − system − notes − this message; older history is dropped
 (never a crash) and replaced by a short condensed line of what was said.
@@ -11,7 +14,7 @@ The budget: window − reply allowance − system − notes − this message; ol
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from os1.errors import InputError
@@ -28,6 +31,20 @@ HISTORY_SCAN = 400  # messages considered at most
 class Prompt:
     messages: list[Message]
     dropped: int  # history messages left out for lack of room
+    notes: str = ""  # the notes this prompt shows before the message (the lines new to it)
+
+
+def unseen(notes: str, seen: Iterable[str]) -> str:
+    """`notes` without the lines ("- …") in `seen`, and without a heading left with no line
+    under it."""
+    seen = set(seen)
+    lines = [line for line in notes.splitlines() if not (line.startswith("- ") and line in seen)]
+    kept = [
+        line
+        for i, line in enumerate(lines)
+        if line.startswith("- ") or (i + 1 < len(lines) and lines[i + 1].startswith("- "))
+    ]
+    return "\n".join(kept)
 
 
 def system_prompt(identity: Identity, user_name: str) -> str:
@@ -88,17 +105,26 @@ def build_prompt(
     context_window: int,
     reply_tokens: int,
     count: Callable[[str], int],
+    shown: Mapping[int, str] | None = None,
 ) -> Prompt:
+    """`shown`: the notes earlier prompts showed, by the id of the message each preceded."""
     usable = [m for m in history[-HISTORY_SCAN:] if m.content and m.status != "failed"]
-    notes_msg = render("notes", user_name=user_name, notes=notes) if notes else ""
-    fixed = count(system) + count(notes_msg) + count(user_text) + 16
-    budget = context_window - reply_tokens - fixed
+    shown = shown or {}
+
+    def noted(block: str) -> str:
+        return render("notes", user_name=user_name, notes=block)
+
+    fixed = count(system) + (count(noted(notes)) if notes else 0) + count(user_text) + 16
+    budget = context_window - reply_tokens - fixed  # (as if all the notes were new)
     if budget < 0:
         # Even the essentials do not fit: drop notes, then shorten nothing further (the user
         # text was length-checked at the edge); the backend will answer briefly.
-        notes_msg = ""
+        notes = ""
         budget = context_window - reply_tokens - count(system) - count(user_text) - 16
-    costs = [count(m.content) + 6 for m in usable]
+    costs = [
+        count(m.content) + 6 + (count(noted(shown[m.id])) + 6 if m.id in shown else 0)
+        for m in usable
+    ]
     start = len(usable)
     total = 0
     while start > 0 and total + costs[start - 1] <= budget:
@@ -116,8 +142,13 @@ def build_prompt(
     gist = condense(dropped) if dropped else ""
     if gist and count(gist) + 30 <= budget - sum(costs[start:]):
         messages.append(Message("system", f"Earlier, {user_name} said: {gist}"))
-    messages.extend(_as_history(m) for m in kept)
-    if notes_msg:
-        messages.append(Message("system", notes_msg))
+    for m in kept:
+        if m.id in shown:
+            messages.append(Message("system", noted(shown[m.id])))
+        messages.append(_as_history(m))
+    seen = [line for m in kept if m.id in shown for line in shown[m.id].splitlines()]
+    notes = unseen(notes, seen)
+    if notes:
+        messages.append(Message("system", noted(notes)))
     messages.append(Message("user", user_text))
-    return Prompt(messages, len(dropped))
+    return Prompt(messages, len(dropped), notes)

@@ -194,3 +194,28 @@ async def test_notes_chosen_ahead_are_kept_and_only_appended_to(
     assert "works as" not in await memory.notes_for("what do you know about me?", now, keep=ahead)
     profile = await memory.notes_for("What do you know about me?", now, keep=ahead)
     assert profile != ahead and "#" in profile  # the whole profile, with its sources
+
+
+async def test_notes_stay_where_they_were_shown_and_a_turn_adds_only_new_lines(
+    ctx: TurnContext, backend: ScriptedBackend, memory: LongTermMemory
+) -> None:
+    """Each turn's notes stay before its message, so the next prompt extends the last one
+    (a model's prompt cache holds all but the new lines); a forgotten memory leaves them."""
+    await chat(ctx, backend, "I adopted a greyhound called Biscuit at the shelter.")
+    new_session(ctx)
+    await chat(ctx, backend, "My sister is called Anna and she plays the cello.")
+    await chat(ctx, backend, "Biscuit and Anna went to the beach with me.")
+    second, third = backend.calls[-2].messages, backend.calls[-1].messages
+    shown = second[-2].content
+    assert second[-2].role == "system" and "Biscuit" in shown
+    assert third[: len(second)] == second  # the whole earlier prompt, notes in place
+    new = third[-2].content if third[-2].role == "system" else ""
+    assert "Anna" in new  # what the second message taught, and only what is new
+    lines = [line for line in shown.splitlines() if line.startswith("- ")]
+    assert lines and not any(line in new.splitlines() for line in lines)
+
+    MemoryControl(ctx.store, HashEmbedder()).forget_about("greyhound")
+    await chat(ctx, backend, "What a day.")
+    after = backend.calls[-1].messages
+    assert all("greyhound" not in m.content for m in after)
+    assert second[-1] in after  # the second message stays, its notes emptied of the dog

@@ -454,6 +454,12 @@ class AheadMemory:
     def hold(self, held: bool) -> None:
         self.held.append(held)
 
+    def shown(self) -> dict[int, str]:
+        return {}
+
+    def show(self, message_id: int, notes: str) -> None:
+        pass
+
 
 async def test_a_call_uses_notes_chosen_ahead_and_holds_extraction(
     ctx: TurnContext, backend: ScriptedBackend

@@ -33,6 +33,7 @@ from os1.memory.model_extraction import extract_with_model
 from os1.memory.notes import asks_about_me, more_notes, render_notes, render_profile
 from os1.memory.records import Hit, NewMemory
 from os1.memory.retrieval import Retriever
+from os1.memory.shown import ShownNotes
 from os1.memory.store import MemoryStore
 from os1.memory.summaries import reflect, summarize_session
 from os1.messages import StoredMessage
@@ -60,6 +61,8 @@ class LongTermMemory:
         self._deferred: Deferred | None = None
         self._held = False  # a live voice call holds model extraction until it ends
         self._summarised_before: int | None = None
+        self._shown = ShownNotes(self.memories)  # notes kept in place (os1.memory.shown)
+        self._profile = ""  # the last "about you" profile given
 
     def warm_in_background(self, min_memories: int) -> None:
         """Load the in-memory index on a background thread when the user has `min_memories`
@@ -80,15 +83,28 @@ class LongTermMemory:
             facts = self.memories.listing(["fact"])
             extra = self.memories.listing(["reflection"])
             summaries = self.memories.listing(["summary"])[-3:]
-            return render_profile(self._names()[0], facts, [*extra, *summaries])
-        if keep is not None:
-            return more_notes(keep, self._recall_for_notes(query, now), more) if more else keep
-        return await self.notes_ahead(query, now)
+            self._profile = render_profile(self._names()[0], facts, [*extra, *summaries])
+            return self._profile
+        if keep is None:
+            return await self.notes_ahead(query, now)
+        if not more:
+            return keep
+        hits = self._recall_for_notes(query, now)
+        self._shown.learn(h.memory for h in hits)
+        return more_notes(keep, hits, more)
 
     async def notes_ahead(self, query: str, now: datetime) -> str:
         facts = self.memories.listing(["fact"])
         hits = self._recall_for_notes(query, now) if query.strip() else []
+        self._shown.learn([*facts, *(h.memory for h in hits)])
         return render_notes(facts, hits)
+
+    def shown(self) -> dict[int, str]:
+        return self._shown.blocks()
+
+    def show(self, message_id: int, notes: str) -> None:
+        if notes != self._profile:  # (asked for again, the profile is shown whole again)
+            self._shown.record(message_id, notes)
 
     def _recall_for_notes(self, query: str, now: datetime) -> list[Hit]:
         return self.recall(query, now, RECALL_K, exclude_session=self._current_session())

@@ -35,7 +35,7 @@ def _clip(text: str, limit: int = NOTE_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _line(record: MemoryRecord, with_sources: bool = False) -> str:
+def note_line(record: MemoryRecord, with_sources: bool = False) -> str:
     where = ""
     if with_sources and record.sources:
         shown = ", ".join(f"#{m}" for m in record.sources[:4])
@@ -54,12 +54,12 @@ def render_notes(facts: Sequence[MemoryRecord], hits: Sequence[Hit]) -> str:
     chosen = profile_facts(facts, PROFILE_FACTS)
     if chosen:
         lines.append("About them:")
-        lines.extend(_line(f) for f in chosen)
+        lines.extend(note_line(f) for f in chosen)
     shown = {f.id for f in chosen}
     recalled = [h.memory for h in hits if h.memory.id not in shown]
     if recalled:
         lines.append(RELATED)
-        lines.extend(_line(r) for r in recalled)
+        lines.extend(note_line(r) for r in recalled)
     text = ""
     for line in lines:  # keep whole lines within the budget
         if len(text) + len(line) + 1 > NOTES_BUDGET:
@@ -72,7 +72,7 @@ def more_notes(notes: str, hits: Sequence[Hit], limit: int) -> str:
     """`notes` with at most `limit` recalled memories it does not show yet, appended at its
     end (what a prompt cache holds of `notes` stays valid)."""
     shown = set(notes.splitlines())
-    new = [line for h in hits if (line := _line(h.memory)) not in shown][:limit]
+    new = [line for h in hits if (line := note_line(h.memory)) not in shown][:limit]
     if not new:
         return notes
     if RELATED not in shown:
@@ -83,11 +83,18 @@ def more_notes(notes: str, hits: Sequence[Hit], limit: int) -> str:
 def render_profile(
     user_name: str, facts: Sequence[MemoryRecord], extra: Sequence[MemoryRecord]
 ) -> str:
-    lines = [_line(f, with_sources=True) for f in profile_facts(facts, 30)]
-    lines += [_line(r, with_sources=True) for r in extra]
+    lines = [note_line(f, with_sources=True) for f in profile_facts(facts, 30)]
+    lines += [note_line(r, with_sources=True) for r in extra]
     if not lines:
         lines = ["- (nothing remembered yet)"]
     return render("memory_profile", user_name=user_name, profile="\n".join(lines))
 
 
-__all__ = ["asks_about_me", "more_notes", "profile_facts", "render_notes", "render_profile"]
+__all__ = [
+    "asks_about_me",
+    "more_notes",
+    "note_line",
+    "profile_facts",
+    "render_notes",
+    "render_profile",
+]
