@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from os1.messages import StoredMessage
-from os1.prompting import build_prompt, unseen
+from os1.prompting import Prompt, build_prompt, unseen
 
 NOTES = (
     "About them:\n- 2026-11-01: Alice's sister is Anna.\nRelated memories:\n- 2026-11-02: a walk"
@@ -20,7 +20,9 @@ def history(n: int) -> list[StoredMessage]:
     ]
 
 
-def prompt(n: int, notes: str, shown: dict[int, str], window: int = 4096):  # type: ignore[no-untyped-def]
+def prompt(
+    n: int, notes: str, shown: dict[int, str], window: int = 4096, gist: bool = True
+) -> Prompt:
     return build_prompt(
         system="You are Samantha.",
         history=history(n),
@@ -31,6 +33,7 @@ def prompt(n: int, notes: str, shown: dict[int, str], window: int = 4096):  # ty
         reply_tokens=64,
         count=lambda text: len(text.split()),
         shown=shown,
+        gist=gist,
     )
 
 
@@ -55,3 +58,11 @@ def test_notes_of_a_message_cut_from_the_history_are_shown_again() -> None:
     assert all(m.content != "message 3 " * 5 for m in built.messages)  # cut off
     assert built.notes == NOTES
     assert sum("sister is Anna" in m.content for m in built.messages) == 1
+
+
+def test_with_memory_on_a_cut_history_leaves_no_gist_so_the_cache_can_shift() -> None:
+    """The prompt after a cut is the earlier one with a block removed after the system prompt
+    (os1.backends.shift moves the cache); memory recalls what the cut turns said."""
+    assert any(m.content.startswith("Earlier,") for m in prompt(80, "", {}, 300).messages)
+    without = prompt(80, "", {}, 300, gist=False).messages
+    assert [m.role for m in without[:2]] == ["system", "user"]

@@ -80,6 +80,7 @@ def prompt_for(
         reply_tokens=ctx.config.max_reply_tokens,
         count=ctx.backend.count_tokens,
         shown=ctx.memory.shown() if ctx.memory is not None else None,
+        gist=ctx.memory is None,  # (memory recalls what the cut history said)
     )
 
 

@@ -9,7 +9,11 @@ turn shows only the lines the kept history has not (`Prompt.notes`), so the cach
 but those.
 
 The budget: window − reply allowance − system − notes − this message; older history is dropped
-(never a crash) and replaced by a short condensed line of what was said.
+(never a crash) and replaced by a short condensed line of what was said — unless long-term
+memory is on (`gist=False`): it recalls older turns by itself, and without a line that changes
+at each cut, the new prompt is the cached one with a block removed after the system prompt, so
+the embedded model shifts its cache instead of evaluating the history again
+(os1.backends.shift).
 """
 
 from __future__ import annotations
@@ -106,8 +110,10 @@ def build_prompt(
     reply_tokens: int,
     count: Callable[[str], int],
     shown: Mapping[int, str] | None = None,
+    gist: bool = True,
 ) -> Prompt:
-    """`shown`: the notes earlier prompts showed, by the id of the message each preceded."""
+    """`shown`: the notes earlier prompts showed, by the id of the message each preceded.
+    `gist`: a line of what the dropped history said (see the module docstring)."""
     usable = [m for m in history[-HISTORY_SCAN:] if m.content and m.status != "failed"]
     shown = shown or {}
 
@@ -139,9 +145,9 @@ def build_prompt(
             start += 1
     kept, dropped = usable[start:], usable[:start]
     messages = [Message("system", system)]
-    gist = condense(dropped) if dropped else ""
-    if gist and count(gist) + 30 <= budget - sum(costs[start:]):
-        messages.append(Message("system", f"Earlier, {user_name} said: {gist}"))
+    said = condense(dropped) if dropped and gist else ""
+    if said and count(said) + 30 <= budget - sum(costs[start:]):
+        messages.append(Message("system", f"Earlier, {user_name} said: {said}"))
     for m in kept:
         if m.id in shown:
             messages.append(Message("system", noted(shown[m.id])))

@@ -242,3 +242,21 @@ async def test_a_closed_model_refuses_new_work_in_one_sentence():
     with pytest.raises(BackendUnavailable, match="shut down"):
         await model.prefill([Message("user", "Hi")])
     assert not any(t.name.startswith("os1-llama") for t in threading.enumerate())
+
+
+async def test_a_prompt_whose_history_was_cut_shifts_the_cache(tiny: LlamaCppBackend):
+    """The window is full, the oldest exchanges are cut: only what follows the kept history
+    is evaluated (os1.backends.shift), not the whole kept history again."""
+    system = Message("system", "You are a patient companion who likes the sea. " * 8)
+    history = []
+    for i, topic in enumerate(["boats", "gulls", "tides", "shells", "storms", "harbours"]):
+        history.append(Message("user", f"Tell me one thing about {topic}, please ({i})."))
+        history.append(Message("assistant", f"Gladly: {topic} are part of the sea's life ({i})."))
+    greedy = GenerationOptions(max_tokens=4, temperature=0.0)
+    await collect_text(tiny, [system, *history, Message("user", "And the wind?")], greedy)
+    kept = history[6:]
+    with EvalSpy(tiny) as spy:
+        text = await collect_text(tiny, [system, *kept, Message("user", "And the sun?")], greedy)
+    assert text.strip()
+    assert sum(tiny.count_tokens(m.content) for m in kept) > 60
+    assert spy.calls[0] < 20  # the new message and the template around it, nothing more

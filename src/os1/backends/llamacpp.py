@@ -16,6 +16,9 @@ the cache; a generation whose prompt shares that prefix skips it.
 `yield_cores()` holds generation between tokens while something more urgent (synthesising
 the first spoken piece) uses the CPU.
 
+Once a conversation fills the window and its history is cut, the cache is shifted rather than
+evaluated again (os1.backends.shift).
+
 A `background` generation (memory's extraction, between turns) would replace the
 conversation's evaluated prompt with its own, and the next turn would evaluate the whole
 history again (seconds). So the conversation's KV cells are copied out before it and back after
@@ -39,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from os1.backends.base import GenerationOptions
+from os1.backends.shift import shifting
 from os1.errors import BackendUnavailable, ModelFileError
 from os1.events import BackendEvent, GenerationDone, TextDelta
 from os1.messages import Message
@@ -314,16 +318,17 @@ class LlamaCppBackend:
 
         self._llm.eval = eval_in_chunks
         try:
-            chunks = self._llm.create_chat_completion(
-                messages=[{"role": m.role, "content": m.content} for m in messages],
-                stream=True,
-                max_tokens=1,
-            )
-            try:
-                for _ in chunks:
-                    pass
-            finally:
-                chunks.close()
+            with shifting(self._llm):
+                chunks = self._llm.create_chat_completion(
+                    messages=[{"role": m.role, "content": m.content} for m in messages],
+                    stream=True,
+                    max_tokens=1,
+                )
+                try:
+                    for _ in chunks:
+                        pass
+                finally:
+                    chunks.close()
         except _GaveUp:
             pass  # what was evaluated stays cached, up to the last whole chunk
         except ValueError as e:
@@ -347,23 +352,24 @@ class LlamaCppBackend:
         produced = 0
         kept = self._keep_cache() if options.background else None
         try:
-            chunks = self._llm.create_chat_completion(**kwargs)
-            try:
-                for chunk in chunks:
-                    if stop.is_set():
-                        finish = "cancelled"
-                        break
-                    choice = chunk["choices"][0]
-                    text = choice.get("delta", {}).get("content")
-                    if text:
-                        produced += 1
-                        put(TextDelta(text))
-                        while not self._go.is_set() and not stop.is_set():
-                            self._go.wait(0.05)  # yield_cores(): the next token waits
-                    if choice.get("finish_reason") == "length":
-                        finish = "length"
-            finally:
-                chunks.close()
+            with shifting(self._llm):
+                chunks = self._llm.create_chat_completion(**kwargs)
+                try:
+                    for chunk in chunks:
+                        if stop.is_set():
+                            finish = "cancelled"
+                            break
+                        choice = chunk["choices"][0]
+                        text = choice.get("delta", {}).get("content")
+                        if text:
+                            produced += 1
+                            put(TextDelta(text))
+                            while not self._go.is_set() and not stop.is_set():
+                                self._go.wait(0.05)  # yield_cores(): the next token waits
+                        if choice.get("finish_reason") == "length":
+                            finish = "length"
+                finally:
+                    chunks.close()
         except ValueError as e:  # llama-cpp-python checks the prompt length on first use
             if "context window" in str(e):
                 raise BackendUnavailable(
