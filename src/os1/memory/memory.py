@@ -6,6 +6,8 @@
                            → notes chosen before the message is known (voice: from the last
                              exchange), topped up with at most n lines for its first words
     observe(messages)      → store each message as an episodic turn, extract facts
+    shown(), show(id, notes) → the notes earlier prompts of this conversation showed, kept in
+                             place by os1.prompting (os1.memory.shown)
 
 Latency policy (observe runs after TurnEnded, before the next prompt is shown): everything
 deterministic runs inline — turns, rule-based facts, session summaries, reflections, embedding
