@@ -5,11 +5,14 @@ again every turn, measured in the same run.
 Per profile (a fresh child process): the user is known from two earlier sessions (LIFE from
 bench/voice.py: 18 things they said), memory on with model extraction off (deterministic
 extraction, so both conversations learn the same); then the eight chat turns of bench/llm.py
-go through `run_turn` twice, as two users on the same model, one conversation after the other
-(the first with the notes kept in place, the second with `Memory.shown()` emptied, which is
-how every turn was prompted before the seventh pass). The model is greedy; the first turn of
-each pays the cold prompt and is reported apart. Keys per profile: ttft_ms_later_turn (median
-of turns 2..8) for `kept` and `whole`, their ratio, and the note tokens each turn showed.
+go through `run_turn` three times, as three users on one model, one conversation after another
+(`kept`: the notes kept in place; `whole`: `Memory.shown()` emptied, which is how every turn
+was prompted before the seventh pass; `prepared`: kept in place, and the terminal chat's
+preparation while the user types (os1.cli.ahead: notes chosen from the last exchange and
+evaluated during TYPING_S seconds before each message, topped up with two lines for it). The
+model is greedy; the first turn of each pays the cold prompt and is reported apart. Keys per
+profile: ttft_ms_later_turn (median of turns 2..8) per mode, ratios to `whole`, and the note
+tokens each turn showed.
 
     python bench/typed_memory.py --json bench/results/typed_memory.json [--profiles default fast]
 """
@@ -35,10 +38,12 @@ from llm import TURNS
 from voice import remember_life
 
 MAX_TOKENS = 48
+TYPING_S = 3.0  # reading a short reply and typing the next message
 
 
 async def conversation(runtime: Any, profile: str, mode: str) -> dict[str, Any]:
     """TURNS typed by a user known from LIFE; `mode` 'whole': no notes kept in place."""
+    from os1.cli.ahead import TypingAhead
     from os1.conversation import run_turn
     from os1.events import TextDelta
     from os1.memory import LongTermMemory
@@ -63,10 +68,17 @@ async def conversation(runtime: Any, profile: str, mode: str) -> dict[str, Any]:
         plain_show(message_id, notes)
 
     memory.show = show  # type: ignore[method-assign]
+    ahead = TypingAhead(ctx) if mode == "prepared" else None
     ttfts: list[float] = []
     for text in TURNS:
+        notes = None
+        if ahead is not None:
+            ahead.start()
+            await asyncio.sleep(TYPING_S)
         start, first = time.perf_counter(), 0.0
-        async for event in run_turn(ctx, text):
+        if ahead is not None:
+            notes = await ahead.finish(text)
+        async for event in run_turn(ctx, text, notes=notes):
             if isinstance(event, TextDelta) and not first:
                 first = time.perf_counter()
         ttfts.append((first - start) * 1000)
@@ -91,11 +103,12 @@ async def run_profile(profile: str) -> dict[str, Any]:
     )
     runtime = Runtime(config, memory_factory=None)
     results: dict[str, Any] = {"profile": profile}
-    for mode in ("kept", "whole"):
+    for mode in ("kept", "whole", "prepared"):
         results[mode] = await conversation(runtime, profile, mode)
-    results["later_turn_ratio_kept_to_whole"] = round(
-        results["kept"]["ttft_ms_later_turn"] / results["whole"]["ttft_ms_later_turn"], 3
-    )
+    for mode in ("kept", "prepared"):
+        results[f"later_turn_ratio_{mode}_to_whole"] = round(
+            results[mode]["ttft_ms_later_turn"] / results["whole"]["ttft_ms_later_turn"], 3
+        )
     runtime.close()
     shutil.rmtree(home, ignore_errors=True)
     return results

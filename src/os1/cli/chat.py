@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import sys
 
+from os1.cli.ahead import TypingAhead
 from os1.cli.common import add_model_options, config_from, status
 from os1.cli.render import TerminalRenderer
 from os1.conversation import prewarm, run_turn
@@ -41,7 +42,10 @@ def chat(args: argparse.Namespace) -> int:
                 status(f"{identity.os_name} is here. (Ctrl-C stops a reply; Ctrl-D leaves.)")
             else:
                 runner.run(renderer.render(run_turn(ctx, None)))
+            ahead = TypingAhead(ctx)  # the next turn's notes, while the user types
             while True:
+                if ctx.store.get_identity().onboarded:
+                    ahead.start()
                 try:
                     line = input("you › ")
                 except EOFError:
@@ -51,7 +55,8 @@ def chat(args: argparse.Namespace) -> int:
                     print()
                     continue
                 try:
-                    runner.run(renderer.render(run_turn(ctx, line)))
+                    notes = runner.run(ahead.finish(line))
+                    runner.run(renderer.render(run_turn(ctx, line, notes=notes)))
                 except KeyboardInterrupt:
                     print("\n(stopped)\n", flush=True)
     finally:

@@ -83,6 +83,7 @@ from os1.events import (
     TurnStarted,
 )
 from os1.inputs import clean_user_text
+from os1.notes_ahead import NotesAhead
 from os1.storage.offload import off_loop
 from os1.voice import prosody as prosody_store
 from os1.voice.audio import STT_RATE, Audio, Samples, from_pcm16, to_pcm16
@@ -110,7 +111,6 @@ from os1.voice.guesses import (
     trails_off,
 )
 from os1.voice.listener import Endpoint, Listener, ListenSettings, Onset, Pause, rms
-from os1.voice.notes import NotesAhead
 from os1.voice.prosody import Prosody, measure
 from os1.voice.speculation import SpeculatingBackend, Speculation
 
@@ -186,7 +186,7 @@ class VoiceSession:
         self._following: asyncio.Future[str] | None = None
         self._followed = 0  # samples of the utterance in progress the last follow-up covered
         self._ahead: Ahead | None = None
-        self._notes = NotesAhead(ctx)  # memory notes chosen ahead (os1.voice.notes)
+        self._notes = NotesAhead(ctx)  # memory notes chosen ahead (os1.notes_ahead)
         self._planned = False
         self._hanging_up = False
 
