@@ -4,7 +4,7 @@ again every turn, measured in the same run.
 
 Per profile (a fresh child process): the user is known from two earlier sessions (LIFE from
 bench/voice.py: 18 things they said), memory on with model extraction off (deterministic
-extraction, so both conversations learn the same); then the eight chat turns of bench/llm.py
+extraction, so all three conversations learn the same); then the eight chat turns of bench/llm.py
 go through `run_turn` three times, as three users on one model, one conversation after another
 (`kept`: the notes kept in place; `whole`: `Memory.shown()` emptied, which is how every turn
 was prompted before the seventh pass; `prepared`: kept in place, and the terminal chat's
