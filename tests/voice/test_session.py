@@ -423,6 +423,29 @@ async def test_a_slow_model_keeps_the_speaker_fed(ctx: TurnContext, backend: Scr
     assert ctx.store.messages()[-1].content == reply
 
 
+async def test_a_short_first_clause_is_not_followed_by_silence(
+    ctx: TurnContext, backend: ScriptedBackend
+):
+    """ "Sure," ends at a comma, not at a word count; the speaker is kept fed after it too."""
+    reply = "Sure, you could take a long walk along the river before dinner tonight."
+    backend.script = [reply]
+    backend.delay = 0.15
+    tts = ToneTts()  # 0.25 s a word
+    session = VoiceSession(ctx, engines(ScriptedStt(["Any idea for tonight?"]), tts))
+    frames: list[Frame] = []
+    consumer = asyncio.create_task(collect(session, frames))
+    await play(session, tone(1.0))
+    await play(session, silence(0.5))
+    await until(lambda: any(isinstance(f, AudioChunk) for f in frames))
+    await play(session, silence(0.6))  # "Sure," has played out
+    await until(lambda: len(tts.spoken) > 1)
+    assert tts.spoken[0] == "Sure,"
+    assert 3 <= len(tts.spoken[1].split()) < 9  # the words so far, not the whole sentence
+    await session.finish()
+    await consumer
+    assert " ".join(tts.spoken) == reply
+
+
 def test_the_embedded_model_is_found_behind_the_fair_queue() -> None:
     model = CachingBackend()
     assert prompt_cache(FairBackend(model).for_user("alice")) is model

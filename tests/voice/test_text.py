@@ -45,13 +45,12 @@ def test_a_long_first_run_is_cut_at_its_last_complete_word() -> None:
     assert splitter.flush() == ["lovely plan"]
 
 
-def test_the_first_piece_is_two_words_and_says_it_was_cut_short() -> None:
+def test_the_first_piece_is_two_words_unless_a_clause_ends_sooner() -> None:
     splitter = ClauseSplitter()
     out = [splitter.push(t) for t in ["That", " sounds", " love", "ly", ",", " Sam", "."]]
     assert [p for o in out for p in o] == ["That sounds", "lovely, Sam."]
-    assert splitter.cut_short
     punctuated = ClauseSplitter()
-    assert punctuated.push("Oh, that") == ["Oh,"] and not punctuated.cut_short
+    assert punctuated.push("Oh, that") == ["Oh,"]
 
 
 def test_a_long_run_without_punctuation_is_cut() -> None:
@@ -95,5 +94,5 @@ def test_cut_hands_out_the_complete_words_so_far() -> None:
     assert splitter.push("I") == [] and splitter.cut() == []  # one word is not a piece
     assert splitter.push(" think that") == []
     assert splitter.cut() == ["I think"]  # "that" may still go on ("that's")
-    assert splitter.started and splitter.cut_short
+    assert splitter.started
     assert splitter.push(" learning helps.") == ["that learning helps."]

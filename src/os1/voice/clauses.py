@@ -7,10 +7,9 @@ gets sound out sooner), and a long run without punctuation is cut once it holds 
 `max_words` complete words (`first_max_words` for the first piece: two words, a token or two
 of a fast model's writing, so the first sound never waits for a phrase; measured on the voice
 bench, a five-word first piece cost 80-100 ms of voice-to-voice latency on both profiles, and
-three words ~60 ms more than two on the fast profile). `cut_short` says the first piece was cut
-at a word count rather than at punctuation: the session then keeps the speaker fed.
-`cut()` hands out the complete words buffered so far (the session does so for the first piece
-when the model is slow to reach a clause mark).
+three words ~60 ms more than two on the fast profile). `cut()` hands out the complete words
+buffered so far (the session does so when the model is slow to reach a clause mark: for the
+first piece, and whenever what is left to play runs out).
 A period inside a number ("3.5") or after a single capital ("J.") does not end a piece.
 
 Models stream words with their leading space (" well", ","), so a piece ends as soon as its
@@ -43,7 +42,6 @@ class ClauseSplitter:
         self.max_words = max_words
         self._buffer = ""
         self._emitted = 0
-        self.cut_short = False  # the first piece ended at a word count, not at punctuation
 
     def push(self, delta: str) -> list[str]:
         self._buffer += delta
@@ -70,7 +68,6 @@ class ClauseSplitter:
         limit = self.first_max_words if self._emitted == 0 else self.max_words
         if len(run) > limit:
             pieces.append(" ".join(run))
-            self.cut_short = self.cut_short or self._emitted == 0
             self._emitted += 1
             self._buffer = partial
         return pieces
@@ -88,7 +85,6 @@ class ClauseSplitter:
         partial = "" if self._buffer[-1:].isspace() or not run else run.pop()
         if len(run) < min_words:
             return []
-        self.cut_short = self.cut_short or self._emitted == 0
         self._emitted += 1
         self._buffer = partial
         return [" ".join(run)]

@@ -49,10 +49,10 @@ First sound: the model and the TTS share the CPU, so generation pauses between t
 the reply's first piece is synthesised (the rest has that piece's playback time to catch up).
 A slow model does not hold the sound until a phrase is complete: FIRST_PIECE_WAIT after the
 first words, the complete words so far (two at least) become the first piece, and a first run
-without punctuation is cut at two words anyway (os1.voice.clauses). After a first piece cut
-short either way, whenever what is left to play runs out within FEED_MARGIN and nothing else
-is being synthesised, the words so far (LATER_CUT_WORDS at least) are the next piece, so the
-short first piece is not followed by silence while the model finishes its phrase.
+without punctuation is cut at two words anyway (os1.voice.clauses). After the first piece,
+whenever what is left to play runs out within FEED_MARGIN and nothing else is being
+synthesised, the words so far (LATER_CUT_WORDS at least) are the next piece, so a short first
+piece ("Sure,") is not followed by silence while the model finishes its next phrase.
 
 Barge-in = an Onset while a reply is
 generating or playing: data frames are dropped, the reply task is cancelled (run_turn stops,
@@ -668,7 +668,7 @@ class VoiceSession:
                                 hurry = asyncio.get_running_loop().call_later(
                                     FIRST_PIECE_WAIT, first_piece_now
                                 )
-                            elif splitter.cut_short and unplayed == 0 and self._runs_dry():
+                            elif splitter.started and unplayed == 0 and self._runs_dry():
                                 say(splitter.cut(LATER_CUT_WORDS), self._reply_id)
                         elif isinstance(event, TurnEnded):
                             say(splitter.flush(), self._reply_id)
