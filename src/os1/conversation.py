@@ -36,10 +36,15 @@ class PromptCache(Protocol):
     """A backend that keeps the last prompt evaluated and can evaluate one ahead of its turn
     (the embedded model); `prefill` gives the model up to any real generation. `relaxed()`
     true: no turn can come soon (nobody is talking), so the prefill may evaluate in larger
-    chunks, faster per token but slower to give the model up."""
+    chunks, faster per token but slower to give the model up. `cut_history`: see
+    GenerationOptions."""
 
     async def prefill(
-        self, messages: Sequence[Message], *, relaxed: Callable[[], bool] | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        relaxed: Callable[[], bool] | None = None,
+        cut_history: bool = False,
     ) -> None: ...
 
 
@@ -51,11 +56,13 @@ def prompt_cache(backend: Backend) -> PromptCache | None:
     return inner if isinstance(inner, PromptCache) else None
 
 
-def reply_options(ctx: TurnContext) -> GenerationOptions:
-    """How a turn's reply is generated (voice asks for the same when it speculates, so the two
-    must not drift apart)."""
+def reply_options(ctx: TurnContext, prompt: Prompt | None = None) -> GenerationOptions:
+    """How a turn's reply to `prompt` is generated (voice asks for the same when it
+    speculates, so the two must not drift apart)."""
     return GenerationOptions(
-        max_tokens=ctx.config.max_reply_tokens, temperature=ctx.config.temperature
+        max_tokens=ctx.config.max_reply_tokens,
+        temperature=ctx.config.temperature,
+        cut_history=prompt is not None and prompt.dropped > 0,
     )
 
 
@@ -100,15 +107,16 @@ async def prewarm(
     if not identity.onboarded:
         return
     system = system_prompt(identity, ctx.user_name)
-    messages = [Message("system", system), Message("user", "")]
+    messages, cut = [Message("system", system), Message("user", "")], False
     with contextlib.suppress(UserError):  # the real turn will report it
         if text is not None:
             user_text = clean_user_text(text, ctx.config.max_input_chars) if text else ""
             history = ctx.store.messages(limit=400)
-            messages = prompt_for(ctx, user_text, history=history, notes=notes).messages
+            prompt = prompt_for(ctx, user_text, history=history, notes=notes)
+            messages, cut = prompt.messages, prompt.dropped > 0
         cache = prompt_cache(ctx.backend) if text is not None else None
         if cache is not None:  # a guess: evaluated in chunks, it gives way to a real turn
-            await cache.prefill(messages, relaxed=relaxed)
+            await cache.prefill(messages, relaxed=relaxed, cut_history=cut)
         else:
             await collect_text(ctx.backend, messages, GenerationOptions(max_tokens=1))
 
@@ -165,7 +173,6 @@ async def run_turn(
     if begun is None:
         return
     text, history, user_message, row = begun.text, begun.history, begun.said, begun.row
-    options = reply_options(ctx)
     ended: TurnEnded | None = None
     try:
         yield MessageStored(user_message.id)
@@ -176,6 +183,7 @@ async def run_turn(
         else:
             notes = await ctx.memory.notes_for(text, ctx.clock(), keep=notes)
         prompt = prompt_for(ctx, text, history=history, notes=notes, identity=identity)
+        options = reply_options(ctx, prompt)
         if ctx.memory is not None:
             ctx.memory.show(user_message.id, prompt.notes)
     except BaseException:  # stopped before the model (barge-in, a closed socket): the reply's

@@ -253,10 +253,16 @@ async def test_a_prompt_whose_history_was_cut_shifts_the_cache(tiny: LlamaCppBac
         history.append(Message("user", f"Tell me one thing about {topic}, please ({i})."))
         history.append(Message("assistant", f"Gladly: {topic} are part of the sea's life ({i})."))
     greedy = GenerationOptions(max_tokens=4, temperature=0.0)
-    await collect_text(tiny, [system, *history, Message("user", "And the wind?")], greedy)
+    cut = GenerationOptions(max_tokens=4, temperature=0.0, cut_history=True)
     kept = history[6:]
+    await collect_text(tiny, [system, *history, Message("user", "And the wind?")], greedy)
     with EvalSpy(tiny) as spy:
-        text = await collect_text(tiny, [system, *kept, Message("user", "And the sun?")], greedy)
+        text = await collect_text(tiny, [system, *kept, Message("user", "And the sun?")], cut)
     assert text.strip()
     assert sum(tiny.count_tokens(m.content) for m in kept) > 60
     assert spy.calls[0] < 20  # the new message and the template around it, nothing more
+    # Not said to be a cut (e.g. a forgotten note left the middle): evaluated from the change.
+    await collect_text(tiny, [system, *history, Message("user", "And the wind?")], greedy)
+    with EvalSpy(tiny) as spy:
+        await collect_text(tiny, [system, *kept, Message("user", "And the sun?")], greedy)
+    assert spy.calls[0] > 60

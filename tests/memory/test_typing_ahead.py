@@ -23,7 +23,11 @@ class PrefillingBackend(ScriptedBackend):
     prefilled: list[tuple[str, str, bool | None]] = field(default_factory=list)
 
     async def prefill(
-        self, messages: Sequence[Message], *, relaxed: Callable[[], bool] | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        relaxed: Callable[[], bool] | None = None,
+        cut_history: bool = False,
     ) -> None:
         notes = messages[-2].content if messages[-2].role == "system" else ""
         self.prefilled.append((notes, messages[-1].content, relaxed() if relaxed else None))

@@ -251,7 +251,11 @@ class CachingBackend(ScriptedBackend):
     yielding: bool = False
 
     async def prefill(
-        self, messages: Sequence[Message], *, relaxed: Callable[[], bool] | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        relaxed: Callable[[], bool] | None = None,
+        cut_history: bool = False,
     ) -> None:
         self.prefilled.append(messages[-1].content)
         self.relaxed.append(None if relaxed is None else relaxed())

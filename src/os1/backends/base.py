@@ -29,6 +29,11 @@ class GenerationOptions:
     # Work the user is not waiting for (memory's extraction): an embedded model keeps the
     # conversation's evaluated prompt for the next turn instead of replacing it with this one.
     background: bool = False
+    # The prompt's history was cut for the window (os1.prompting): an embedded model may shift
+    # its cached cells past the cut instead of evaluating them again (os1.backends.shift). Only
+    # then: a prompt that changed in the middle for another reason (a forgotten memory's note)
+    # is evaluated again from the change, so nothing computed from the old text stays.
+    cut_history: bool = False
 
 
 class Backend(Protocol):

@@ -16,8 +16,9 @@ the cache; a generation whose prompt shares that prefix skips it.
 `yield_cores()` holds generation between tokens while something more urgent (synthesising
 the first spoken piece) uses the CPU.
 
-Once a conversation fills the window and its history is cut, the cache is shifted rather than
-evaluated again (os1.backends.shift).
+Once a conversation fills the window and its history is cut (`GenerationOptions.cut_history`,
+`prefill(cut_history=)`), the cache is shifted rather than evaluated again
+(os1.backends.shift).
 
 A `background` generation (memory's extraction, between turns) would replace the
 conversation's evaluated prompt with its own, and the next turn would evaluate the whole
@@ -254,7 +255,11 @@ class LlamaCppBackend:
         return running
 
     async def prefill(
-        self, messages: Sequence[Message], *, relaxed: Callable[[], bool] | None = None
+        self,
+        messages: Sequence[Message],
+        *,
+        relaxed: Callable[[], bool] | None = None,
+        cut_history: bool = False,
     ) -> None:
         """Evaluate `messages` as the next prompt, speculatively (see the module docstring):
         it returns when the prompt is evaluated, or once it has given the model up."""
@@ -279,7 +284,7 @@ class LlamaCppBackend:
             try:
                 with self._lock:
                     if self._generations == asked:
-                        self._prefill(messages, give_up, relaxed or (lambda: False))
+                        self._prefill(messages, give_up, relaxed or (lambda: False), cut_history)
             except BaseException as e:  # handed to the caller, re-raised there
                 error = e
             finally:
@@ -299,6 +304,7 @@ class LlamaCppBackend:
         messages: Sequence[Message],
         give_up: Callable[[], bool],
         relaxed: Callable[[], bool],
+        cut_history: bool,
     ) -> None:
         """Run the chat completion path for one token with llama's `eval` chunked, so the
         prompt is formatted, tokenised and prefix-matched exactly as a generation will be."""
@@ -318,7 +324,7 @@ class LlamaCppBackend:
 
         self._llm.eval = eval_in_chunks
         try:
-            with shifting(self._llm):
+            with shifting(self._llm) if cut_history else contextlib.nullcontext():
                 chunks = self._llm.create_chat_completion(
                     messages=[{"role": m.role, "content": m.content} for m in messages],
                     stream=True,
@@ -352,7 +358,7 @@ class LlamaCppBackend:
         produced = 0
         kept = self._keep_cache() if options.background else None
         try:
-            with shifting(self._llm):
+            with shifting(self._llm) if options.cut_history else contextlib.nullcontext():
                 chunks = self._llm.create_chat_completion(**kwargs)
                 try:
                     for chunk in chunks:

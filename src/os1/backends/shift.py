@@ -10,9 +10,11 @@ context shift does, the dropped cells are removed and the cells after them moved
 (llama.cpp rotates their keys to the new positions); the prefix match then covers them.
 
 Their values were computed with the dropped messages in view, which the new prompt no longer
-has: the approximation llama-server accepts too. It applies only where the new prompt is the
-cached one with one block removed right after the shared prefix, keeping at least MIN_KEPT
-tokens in the same order; anything else is evaluated as before.
+has: the approximation llama-server accepts too. It applies only to a prompt whose history
+was cut (the backend's caller says so: a prompt changed in the middle for another reason, a
+forgotten memory's note, is evaluated again from the change, so nothing computed from the old
+text stays), and only where the new prompt is the cached one with one block removed right
+after the shared prefix, keeping at least MIN_KEPT tokens in the same order.
 """
 
 from __future__ import annotations

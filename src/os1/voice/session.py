@@ -354,7 +354,7 @@ class VoiceSession:
                 prompt = prompt_for(ctx, clean, history=history, notes=notes, identity=identity)
             except UserError:  # the real turn will say so
                 return None
-            speculation = Speculation(ctx.backend, prompt.messages, reply_options(ctx))
+            speculation = Speculation(ctx.backend, prompt.messages, reply_options(ctx, prompt))
             ahead.voicing = asyncio.get_running_loop().create_task(self._voice_first(speculation))
             return speculation
 
