@@ -29,7 +29,6 @@ class TypingAhead:
         self._useful = ctx.memory is not None and prompt_cache(ctx.backend) is not None
         self._chosen = threading.Event()
         self._typing = threading.Event()  # the user is typing (no turn yet): large chunks
-        self._thread: threading.Thread | None = None
         self._started = False
 
     def start(self) -> None:
@@ -39,10 +38,9 @@ class TypingAhead:
         self._started = True
         self._chosen.clear()
         self._typing.set()
-        self._thread = threading.Thread(
+        threading.Thread(
             target=asyncio.run, args=(self._prepare(),), name="os1-typing-ahead", daemon=True
-        )
-        self._thread.start()
+        ).start()
 
     async def _prepare(self) -> None:
         try:

@@ -55,8 +55,5 @@ class ShownNotes:
         kept = {message_id: unseen(block, gone) for message_id, block in self._blocks.items()}
         return {message_id: block for message_id, block in kept.items() if block}
 
-    def clear(self) -> None:
-        self._blocks.clear()
-
 
 __all__ = ["ShownNotes"]
