@@ -9,6 +9,7 @@ from os1.voice.audio import STT_RATE
 from os1.voice.catalog import VoiceEngines
 from os1.voice.engines import FRAME
 from os1.voice.listener import Endpoint, Listener, Onset, Pause
+from os1.voice.testing import EnergyVad, tone
 
 
 def events(engines: VoiceEngines, samples: np.ndarray) -> list[type]:
@@ -50,3 +51,31 @@ def test_a_click_or_a_short_burst_of_noise_starts_nothing(engines: VoiceEngines)
     click[:40] = 0.9
     quiet = np.zeros(STT_RATE, np.float32)
     assert events(engines, np.concatenate([quiet, burst, quiet, click, quiet])) == []
+
+
+def _push(listener: Listener, frames: int, *, loud: bool) -> list[type]:
+    """Push `frames` frames of a tone (or of silence); the types of the events."""
+    samples = tone(frames * FRAME / STT_RATE).samples if loud else np.zeros(frames * FRAME)
+    out: list[type] = []
+    for i in range(frames):
+        out += [type(e) for e in listener.push(samples[i * FRAME : (i + 1) * FRAME])]
+    return out
+
+
+def test_a_finished_guess_ends_the_pause_192_ms_in_and_only_that_pause() -> None:
+    """The guess starts 64 ms (2 frames) into a pause; when it sounds finished the utterance
+    ends once the pause is 192 ms (6 frames) long, not at once: a question can go on after a
+    short pause. That decision is void once the person goes on."""
+    listener = Listener(EnergyVad())
+    assert _push(listener, 30, loud=True) == [Onset]
+    assert _push(listener, 2, loud=False) == [Pause]
+    assert listener.end_now() is None  # 64 ms into the pause: not yet ...
+    assert _push(listener, 3, loud=False) == []
+    assert _push(listener, 1, loud=False) == [Endpoint]  # ... but at 192 ms
+
+    assert _push(listener, 30, loud=True) == [Onset]
+    assert _push(listener, 2, loud=False) == [Pause]
+    assert listener.end_now() is None
+    assert _push(listener, 10, loud=True) == []  # the person goes on
+    assert _push(listener, 8, loud=False) == [Pause]  # 256 ms: the plain 280 ms hangover ...
+    assert _push(listener, 1, loud=False) == [Endpoint]  # ... ends it

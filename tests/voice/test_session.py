@@ -201,7 +201,7 @@ async def test_a_question_ends_at_the_guess_before_the_hangover(
     frames: list[Frame] = []
     consumer = asyncio.create_task(collect(session, frames))
     await play(session, tone(1.0))
-    await play(session, silence(0.16))  # 128 ms in: the guess starts
+    await play(session, silence(0.24))  # 64 ms in the guess starts; it ends the turn at 192
     async with asyncio.timeout(5):
         while not any(isinstance(f, SpeechEnded) for f in frames):
             await asyncio.sleep(0.005)

@@ -11,10 +11,13 @@ its last few frames counted, and be missed). `Endpoint` fires
 `hangover_ms` after the last voiced frame (or at `max_utterance_s`) and carries the utterance
 with `preroll_ms` of audio before the onset, so the recogniser hears the first consonant.
 
-`Pause` fires once per silence, `pause_ms` (128 ms) into it, with the utterance so far: the
+`Pause` fires once per silence, `pause_ms` (64 ms) into it, with the utterance so far: the
 session transcribes it speculatively and then decides, from the words, whether to end the
-utterance at once (`end_now()`, after a question), to wait longer (`hold(ms)`, after "and",
-"um" or a comma), or to let the hangover decide.
+utterance `finished_hangover_ms` (192 ms) into the pause (`end_now()`, after a question), to
+wait longer (`hold(ms)`, after "and", "um" or a comma), or to let the hangover decide. A hold
+lasts for the rest of the utterance; an end decided in a pause is void once the person goes
+on. The guess starts that early so that its transcription (~70-100 ms) overlaps the silence a
+question needs anyway.
 
 Echo gate (for speakers without echo cancellation): while the OS is talking the caller passes
 the RMS of what is being played around this moment. A frame counts as the user's voice only if
@@ -44,7 +47,8 @@ class ListenSettings:
     min_speech_ms: float = 120.0  # shorter sounds (clicks) never start a turn
     min_barge_in_ms: float = 250.0  # while the OS talks, coughs and short noises are ignored
     hangover_ms: float = 280.0  # silence that ends an utterance
-    pause_ms: float = 128.0  # silence after which the session guesses what was said
+    pause_ms: float = 64.0  # silence after which the session guesses what was said
+    finished_hangover_ms: float = 192.0  # ... and ends it when the guess sounds finished
     statement_hangover_ms: float = 420.0  # ... when the guess ends with "." (a comma pause?)
     unfinished_hangover_ms: float = 900.0  # ... when it ends with "and", "um", a comma
     preroll_ms: float = 300.0
@@ -94,6 +98,7 @@ class Listener:
         self._barge_frames = max(1, round(s.min_barge_in_ms / FRAME_MS))
         self._hang_frames = max(1, round(s.hangover_ms / FRAME_MS))
         self._pause_frames = max(1, round(s.pause_ms / FRAME_MS))
+        self._finished_frames = max(self._pause_frames, round(s.finished_hangover_ms / FRAME_MS))
         self._max_frames = round(s.max_utterance_s * 1000 / FRAME_MS)
         self.position = 0  # input samples consumed
         self._reset_utterance()
@@ -108,6 +113,7 @@ class Listener:
         self._last_voiced = 0
         self._kept = 0  # frames of _frames up to the last voiced one
         self._hangover = self._hang_frames  # this utterance's (see hold())
+        self._ending: int | None = None  # this pause's, once it sounds finished (end_now())
 
     @property
     def last_voiced(self) -> int:
@@ -119,8 +125,12 @@ class Listener:
         self._hangover = max(self._hangover, round(ms / FRAME_MS))
 
     def end_now(self) -> Endpoint | None:
-        """End the utterance in progress here, if it is in a pause (it sounds finished)."""
+        """End the utterance in progress here if it is `finished_hangover_ms` into a pause (it
+        sounds finished), or else once the pause reaches that."""
         if not self.speaking or self._gap == 0:
+            return None
+        if self._gap < self._finished_frames:
+            self._ending = self._finished_frames
             return None
         ended = self._endpoint(forced=False)
         self._reset_utterance()
@@ -171,6 +181,7 @@ class Listener:
             self._frames.append(frame)
         if voiced:
             self._voiced += 1
+            self._ending = None  # the person goes on: that pause did not end it
             self._gap = 0
             self._last_voiced = self.position
             self._kept = len(self._frames)
@@ -187,7 +198,7 @@ class Listener:
                 events.append(Onset(self._start, self.position))
             return events
         forced = len(self._frames) >= self._max_frames
-        if self._gap >= self._hangover or forced:
+        if self._gap >= (self._hangover if self._ending is None else self._ending) or forced:
             events.append(self._endpoint(forced=forced))
             self._reset_utterance()
         elif self._gap == self._pause_frames:

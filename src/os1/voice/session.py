@@ -27,17 +27,21 @@ Pipeline: feed -> 32 ms frames -> Listener (VAD, endpoint, echo gate) -> on the 
 reply task: STT in a thread -> run_turn -> ClauseSplitter -> TTS in a thread, clause by
 clause, while the model keeps generating -> frames.
 
-Speculation (latency): 128 ms into a pause the utterance so far is transcribed in a thread (a
-guess). The words decide the endpoint: a question ends it at once; a trailing "and", "um" or
+Speculation (latency): 64 ms into a pause the utterance so far is transcribed in a thread (a
+guess). The words decide the endpoint: a question ends it 192 ms into the pause (a plain
+pause takes 280 ms, see os1.voice.listener); a trailing "and", "um" or
 comma waits longer; a statement waits a little longer than the plain hangover, as a comma
 pause would. With an embedded model, the prompt the guess would make is evaluated while the
 endpoint waits (`prewarm(ctx, text)`: nothing is stored; the prefill gives the model up to the
 real turn within a chunk of tokens), so when the final text equals or extends the guess the
-reply only evaluates what differs. If the person goes on, the guess is kept as the start of
-the utterance and only the rest is transcribed. While the person talks, what they have said
-so far is transcribed about once a second and its prompt evaluated the same way, so a
-question that ends at once finds most of its words already in the cache (at a pause that
-prefill stops: the guess's transcription needs the cores). A guess that sounds like a finished
+reply only evaluates what differs. If the person goes on after a pause of at least 128 ms,
+the guess is kept as the start of the utterance and only the rest is transcribed (after a
+shorter one it is dropped: Whisper hears a phrase cut between two words badly). While the
+person talks, what they have said so far is transcribed about once a second and its prompt
+evaluated the same way, so a question that ends at once finds most of its words already in
+the cache (at a pause that prefill stops: the guess's transcription needs the cores). A guess
+that sounds like a finished question starts the reply at once (os1.voice.speculation) while
+the pause grows to the 192 ms that ends the utterance; one that sounds like a finished
 statement (or cannot tell) goes further: while the endpoint waits out the longer silence, the
 reply to it is already being generated (os1.voice.speculation), and its first piece
 synthesised as soon as it is written; the turn takes that generation over if its prompt is the
@@ -116,6 +120,7 @@ from os1.voice.speculation import SpeculatingBackend, Speculation
 
 DIDNT_CATCH = "Sorry, I didn't catch that."
 FOLLOW_EVERY = STT_RATE  # new speech between transcripts taken while the person talks
+KEEP_GUESS_AFTER = STT_RATE * 128 // 1000  # a guess is kept past a pause at least this long
 FOLLOW_MAX = 10 * STT_RATE  # ... while what is transcribed fits Whisper's short window
 ECHO_DELAY = STT_RATE // 10  # the echo may lag what we hand out by up to 100 ms
 FIRST_PIECE_WAIT = 0.25  # s after the first words: then the first piece is what has come
@@ -217,6 +222,7 @@ class VoiceSession:
                 self._on_listen(event)
             if self._ahead is not None and self.listener.last_voiced != self._ahead.last_voiced:
                 self._drop_ahead()  # the person goes on: that guess was not the end
+            self._forget_short_guess()
             if self._warm:
                 self._follow_speech()
             self._announce_ends()
@@ -262,6 +268,16 @@ class VoiceSession:
         self._start_reply(self._respond(utterance, prefix, start, pending, ahead))
 
     # --- speculation ------------------------------------------------------------------------
+
+    def _forget_short_guess(self) -> None:
+        """A guess taken in a pause shorter than KEEP_GUESS_AFTER is not kept as the start of
+        the utterance: Whisper hears a phrase cut between two words badly ("what? Time is
+        it.")."""
+        guess, listener = self._guess, self.listener
+        if guess is None or listener.last_voiced == guess.last_voiced:
+            return
+        if listener.last_voiced - FRAME - guess.last_voiced < KEEP_GUESS_AFTER:
+            self._guess = None
 
     def _take_guess(self, last_voiced: int) -> Guess | None:
         """The current guess if it is about this very pause; an older one whose pause the
@@ -323,6 +339,8 @@ class VoiceSession:
             ended = listener.end_now()
             if ended is not None:
                 self._on_listen(ended)
+            elif self._warm:  # it ends in a few frames: the reply starts meanwhile
+                self._speculate(text, guess.last_voiced)
             return
         trailing = trails_off(text)
         if finished is False:
