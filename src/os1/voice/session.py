@@ -188,6 +188,8 @@ class VoiceSession:
         self._model = prompt_cache(ctx.backend)
         self._warm = self._model is not None
         self._warming: asyncio.Task[None] | None = None
+        self._warm_args: tuple[str, bool] = ("", False)  # (text, relaxed) of the last prewarm
+        self._paused_warm: tuple[int, str, bool] | None = None  # one a pause stopped, and where
         self._following: asyncio.Future[str] | None = None
         self._followed = 0  # samples of the utterance in progress the last follow-up covered
         self._ahead: Ahead | None = None
@@ -222,7 +224,7 @@ class VoiceSession:
                 self._on_listen(event)
             if self._ahead is not None and self.listener.last_voiced != self._ahead.last_voiced:
                 self._drop_ahead()  # the person goes on: that guess was not the end
-            self._forget_short_guess()
+            self._went_on()
             if self._warm:
                 self._follow_speech()
             self._announce_ends()
@@ -248,10 +250,12 @@ class VoiceSession:
             ahead.drop()
             ahead = None
         if isinstance(event, Pause):
-            if self._warming is not None:  # the guess needs the cores
-                self._warming.cancel()
+            if self._warming is not None and not self._warming.done():  # the guess needs
+                self._warming.cancel()  # the cores; if the person goes on, it goes on too
+                self._paused_warm = (event.last_voiced, *self._warm_args)
             self._start_guess(event)
             return
+        self._paused_warm = None
         self._emit(SpeechEnded(event.last_voiced / STT_RATE))
         (prefix, start), self._heard = self._heard, ("", 0)
         pending = guess.words if guess is not None else None
@@ -269,15 +273,20 @@ class VoiceSession:
 
     # --- speculation ------------------------------------------------------------------------
 
-    def _forget_short_guess(self) -> None:
-        """A guess taken in a pause shorter than KEEP_GUESS_AFTER is not kept as the start of
-        the utterance: Whisper hears a phrase cut between two words badly ("what? Time is
-        it.")."""
+    def _went_on(self) -> None:
+        """After a pause the person goes on: a guess taken in a pause shorter than
+        KEEP_GUESS_AFTER is not kept as the start of the utterance (Whisper hears a phrase cut
+        between two words badly: "what? Time is it."), and the prefill the pause stopped
+        resumes where it was."""
         guess, listener = self._guess, self.listener
-        if guess is None or listener.last_voiced == guess.last_voiced:
-            return
-        if listener.last_voiced - FRAME - guess.last_voiced < KEEP_GUESS_AFTER:
+        if guess is not None and 0 < listener.last_voiced - guess.last_voiced <= (
+            FRAME + KEEP_GUESS_AFTER - 1
+        ):
             self._guess = None
+        paused = self._paused_warm
+        if paused is not None and listener.speaking and listener.last_voiced != paused[0]:
+            self._paused_warm = None
+            self._prewarm(paused[1], relaxed=paused[2])
 
     def _take_guess(self, last_voiced: int) -> Guess | None:
         """The current guess if it is about this very pause; an older one whose pause the
@@ -437,6 +446,7 @@ class VoiceSession:
         `relaxed`: in larger chunks until someone talks (a turn may come then)."""
         if self._warming is not None:
             self._warming.cancel()
+        self._warm_args, self._paused_warm = (text, relaxed), None
         listener = self.listener
 
         def quiet() -> bool:  # (read from the model's thread: a plain attribute)
