@@ -385,6 +385,67 @@ async def test_a_trailing_and_is_only_prefilled(ctx: TurnContext):
     assert [m.content for m in ctx.store.messages()] == ["I went to the shop and", "Go on."]
 
 
+async def test_a_guess_from_a_pause_between_words_is_not_kept(
+    ctx: TurnContext, backend: ScriptedBackend
+):
+    """A guess is taken 64 ms into every pause. One between two words (under 128 ms) is dropped
+    when the person goes on, and so is the end it decided (a "?" ends a pause only 192 ms in):
+    at the end the whole utterance is heard again, since Whisper hears a phrase cut between
+    words badly ("what? Time is it.")."""
+    backend.script = ["Half past three."]
+    stt = ScriptedStt(["What?", "What time is it?"])
+    session = VoiceSession(ctx, engines(stt))
+    frames: list[Frame] = []
+    consumer = asyncio.create_task(collect(session, frames))
+    await play(session, tone(0.512))  # 16 frames
+    await play(session, silence(0.096))  # 3 frames: the guess is taken at the second
+    await until(lambda: len(stt.heard) == 1)
+    await play(session, tone(0.512))  # the person goes on
+    await play(session, silence(0.3))
+    await until(lambda: any(isinstance(f, SpeechEnded) for f in frames))
+    await play(session, silence(0.5))
+    await session.finish()
+    await consumer
+    stt.assert_done()
+    assert stt.heard[1].seconds > 1.0  # all of it, not only what followed the short pause
+    assert [m.content for m in ctx.store.messages() if m.role == "user"] == ["What time is it?"]
+    assert sum(isinstance(f, SpeechEnded) for f in frames) == 1
+
+
+@dataclass
+class SlowPrefill(CachingBackend):
+    """A prefill that takes a while, so a pause finds it running."""
+
+    async def prefill(
+        self,
+        messages: Sequence[Message],
+        *,
+        relaxed: Callable[[], bool] | None = None,
+        cut_history: bool = False,
+    ) -> None:
+        await super().prefill(messages, relaxed=relaxed, cut_history=cut_history)
+        await asyncio.sleep(0.5)
+
+
+async def test_a_prefill_a_pause_stopped_resumes_when_the_person_goes_on(ctx: TurnContext):
+    backend = ctx.backend = SlowPrefill(script=["Half past three."])
+    stt = ScriptedStt(["What time", "What", "What time is it?"])  # followed, guessed, final
+    session = VoiceSession(ctx, engines(stt))
+    frames: list[Frame] = []
+    consumer = asyncio.create_task(collect(session, frames))
+    await play(session, tone(1.056))  # a second of speech: what was said so far is prefilled
+    await until(lambda: "What time" in backend.prefilled)
+    await play(session, silence(0.096))  # the guess stops that prefill (it needs the cores)
+    await until(lambda: len(stt.heard) == 2)
+    await play(session, tone(0.256))  # the person goes on: the prefill resumes
+    await until(lambda: backend.prefilled.count("What time") == 2)
+    await play(session, silence(0.6))
+    await session.finish()
+    await consumer
+    stt.assert_done()
+    assert [m.content for m in ctx.store.messages() if m.role == "user"] == ["What time is it?"]
+
+
 async def test_a_slow_model_gets_a_short_first_piece(ctx: TurnContext, backend: ScriptedBackend):
     reply = "I think that learning the piano is a lovely idea."
     backend.script = [reply]
