@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -427,18 +428,35 @@ class SlowPrefill(CachingBackend):
         await asyncio.sleep(0.5)
 
 
+@dataclass
+class HeldStt(ScriptedStt):
+    """Transcription number `hold` (from 0) waits until `release` is set."""
+
+    hold: int = -1
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def transcribe(self, audio: Audio) -> str:
+        held = len(self.heard) == self.hold
+        text = super().transcribe(audio)  # (in the order of the calls)
+        if held:
+            self.release.wait(10)
+        return text
+
+
 async def test_a_prefill_a_pause_stopped_resumes_when_the_person_goes_on(ctx: TurnContext):
     backend = ctx.backend = SlowPrefill(script=["Half past three."])
-    stt = ScriptedStt(["What time", "What", "What time is it?"])  # followed, guessed, final
+    # followed while talking, guessed at the short pause (still transcribing when the person
+    # goes on), and the final guess
+    stt = HeldStt(["What time", "What", "What time is it?"], hold=1)
     session = VoiceSession(ctx, engines(stt))
     frames: list[Frame] = []
     consumer = asyncio.create_task(collect(session, frames))
     await play(session, tone(1.056))  # a second of speech: what was said so far is prefilled
     await until(lambda: "What time" in backend.prefilled)
     await play(session, silence(0.096))  # the guess stops that prefill (it needs the cores)
-    await until(lambda: len(stt.heard) == 2)
     await play(session, tone(0.256))  # the person goes on: the prefill resumes
     await until(lambda: backend.prefilled.count("What time") == 2)
+    stt.release.set()
     await play(session, silence(0.6))
     await session.finish()
     await consumer
