@@ -28,26 +28,24 @@ reply task: STT in a thread -> run_turn -> ClauseSplitter -> TTS in a thread, cl
 clause, while the model keeps generating -> frames.
 
 Speculation (latency): 64 ms into a pause the utterance so far is transcribed in a thread (a
-guess). The words decide the endpoint: a question ends it 192 ms into the pause (a plain
-pause takes 280 ms, see os1.voice.listener); a trailing "and", "um" or
-comma waits longer; a statement waits a little longer than the plain hangover, as a comma
-pause would. With an embedded model, the prompt the guess would make is evaluated while the
-endpoint waits (`prewarm(ctx, text)`: nothing is stored; the prefill gives the model up to the
-real turn within a chunk of tokens), so when the final text equals or extends the guess the
-reply only evaluates what differs. If the person goes on after a pause of at least 128 ms,
-the guess is kept as the start of the utterance and only the rest is transcribed (after a
-shorter one it is dropped: Whisper hears a phrase cut between two words badly). While the
-person talks, what they have said so far is transcribed about once a second and its prompt
-evaluated the same way, so a question that ends at once finds most of its words already in
-the cache (at a pause that prefill stops: the guess's transcription needs the cores). A guess
-that sounds like a finished question starts the reply at once (os1.voice.speculation) while
-the pause grows to the 192 ms that ends the utterance; one that sounds like a finished
-statement (or cannot tell) goes further: while the endpoint waits out the longer silence, the
-reply to it is already being generated (os1.voice.speculation), and its first piece
-synthesised as soon as it is written; the turn takes that generation over if its prompt is the
-same, and plays that audio if its first piece is the same text. Speech resuming cancels both at
-the first voiced frame. run_turn only ever sees the final text; nothing speculative is stored,
-and nothing is played before the endpoint.
+guess). The words decide the endpoint: a question ends it 192 ms into the pause (a plain pause
+takes 280 ms, see os1.voice.listener); a trailing "and", "um" or comma waits longer; a
+statement waits a little longer than the plain hangover, as a comma pause would. With an
+embedded model, the prompt the guess would make is evaluated while the endpoint waits
+(`prewarm(ctx, text)`: nothing is stored; the prefill gives the model up to the real turn
+within a chunk of tokens), so when the final text equals or extends the guess the reply only
+evaluates what differs. If the person goes on after a pause of at least 128 ms, the guess is
+kept as the start of the utterance and only the rest is transcribed (after a shorter one it is
+dropped: Whisper hears a phrase cut between two words badly). While the person talks, what they
+have said so far is transcribed about once a second and its prompt evaluated the same way, so
+at the end most of its words are already in the cache (a pause stops that prefill, since the
+guess's transcription needs the cores; it resumes if the person goes on). Unless the guess
+trails off, the reply to it starts being generated at once (os1.voice.speculation) while the
+endpoint waits (192 ms after a question, the longer silence after a statement), and its first
+piece is synthesised as soon as it is written; the turn takes that generation over if its
+prompt is the same, and plays that audio if its first piece is the same text. Speech resuming
+cancels both at the first voiced frame. run_turn only ever sees the final text; nothing
+speculative is stored, and nothing is played before the endpoint.
 
 First sound: the model and the TTS share the CPU, so generation pauses between tokens while
 the reply's first piece is synthesised (the rest has that piece's playback time to catch up).
@@ -58,9 +56,9 @@ whenever what is left to play runs out within FEED_MARGIN and nothing else is be
 synthesised, the words so far (LATER_CUT_WORDS at least) are the next piece, so a short first
 piece ("Sure,") is not followed by silence while the model finishes its next phrase.
 
-Barge-in = an Onset while a reply is
-generating or playing: data frames are dropped, the reply task is cancelled (run_turn stops,
-the backend stops within a token), and the reply is stored as what was played, `interrupted`.
+Barge-in = an Onset while a reply is generating or playing: data frames are dropped, the
+reply task is cancelled (run_turn stops, the backend stops within a token), and the reply is
+stored as what was played, `interrupted`.
 """
 
 from __future__ import annotations
@@ -120,8 +118,8 @@ from os1.voice.speculation import SpeculatingBackend, Speculation
 
 DIDNT_CATCH = "Sorry, I didn't catch that."
 FOLLOW_EVERY = STT_RATE  # new speech between transcripts taken while the person talks
-KEEP_GUESS_AFTER = STT_RATE * 128 // 1000  # a guess is kept past a pause at least this long
 FOLLOW_MAX = 10 * STT_RATE  # ... while what is transcribed fits Whisper's short window
+KEEP_GUESS_AFTER = STT_RATE * 128 // 1000  # a guess is kept past a pause at least this long
 ECHO_DELAY = STT_RATE // 10  # the echo may lag what we hand out by up to 100 ms
 FIRST_PIECE_WAIT = 0.25  # s after the first words: then the first piece is what has come
 FEED_MARGIN = 0.3  # s of audio left to play: then the next piece is what has come ...
@@ -274,14 +272,12 @@ class VoiceSession:
     # --- speculation ------------------------------------------------------------------------
 
     def _went_on(self) -> None:
-        """After a pause the person goes on: a guess taken in a pause shorter than
-        KEEP_GUESS_AFTER is not kept as the start of the utterance (Whisper hears a phrase cut
-        between two words badly: "what? Time is it."), and the prefill the pause stopped
-        resumes where it was."""
+        """After a pause the person goes on: a guess from a pause under KEEP_GUESS_AFTER is not
+        kept as the start of the utterance (Whisper hears a phrase cut between two words badly:
+        "what? Time is it."), and the prefill the pause stopped resumes where it was."""
         guess, listener = self._guess, self.listener
-        if guess is not None and 0 < listener.last_voiced - guess.last_voiced <= (
-            FRAME + KEEP_GUESS_AFTER - 1
-        ):
+        since = listener.last_voiced - guess.last_voiced if guess is not None else 0
+        if 0 < since < FRAME + KEEP_GUESS_AFTER:  # (`since` spans the pause and a voiced frame)
             self._guess = None
         paused = self._paused_warm
         if paused is not None and listener.speaking and listener.last_voiced != paused[0]:
@@ -292,11 +288,9 @@ class VoiceSession:
         """The current guess if it is about this very pause; an older one whose pause the
         person talked through becomes the known start of the utterance."""
         guess, self._guess = self._guess, None
-        if guess is None:
-            return None
-        if guess.last_voiced == last_voiced:
+        if guess is not None and guess.last_voiced == last_voiced:
             return guess
-        if guess.text is not None:
+        if guess is not None and guess.text is not None:
             self._heard = (guess.text, guess.cut)
         return None
 
