@@ -61,3 +61,22 @@ def test_unknown_voice_and_user_piper_voice_paths(engines: VoiceEngines, tmp_pat
         engines.voices.tts("nobody")
     with pytest.raises(ModelFileError):
         engines.voices.tts(str(tmp_path / "mine.onnx"))
+
+
+def test_the_short_window_is_filled_with_silence_as_whisper_hears_it(
+    engines: VoiceEngines,
+) -> None:
+    """The short encoder window is padded with what the feature extractor makes of digital
+    silence after the speech (zeros, a loud sound in that scale, cost one-word utterances)."""
+    from faster_whisper.feature_extractor import FeatureExtractor
+
+    from os1.voice.whisper import in_window
+
+    extract = FeatureExtractor()
+    speech = engines.voices.tts("joe").synthesize("Hi.").at(STT_RATE).samples
+    alone = extract(speech)[:, :-1]
+    padded = extract(np.concatenate([speech, np.zeros(STT_RATE, np.float32)]))[:, :-1]
+    window = in_window(alone, padded.shape[1])
+    tail = slice(alone.shape[1] + 5, padded.shape[1])  # clear of the STFT's overlap
+    assert np.allclose(window[:, tail], padded[:, tail], atol=1e-4)
+    assert window.shape == padded.shape
