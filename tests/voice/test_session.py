@@ -250,6 +250,7 @@ class CachingBackend(ScriptedBackend):
     relaxed: list[bool | None] = field(default_factory=list)  # each prefill's relaxed(), then
     stopped: int = 0
     yielding: bool = False
+    prefill_seconds: float = 0.0  # how long a prefill runs (a pause may find it running)
 
     async def prefill(
         self,
@@ -260,6 +261,8 @@ class CachingBackend(ScriptedBackend):
     ) -> None:
         self.prefilled.append(messages[-1].content)
         self.relaxed.append(None if relaxed is None else relaxed())
+        if self.prefill_seconds:
+            await asyncio.sleep(self.prefill_seconds)
 
     async def stream(
         self, messages: Sequence[Message], options: GenerationOptions
@@ -414,21 +417,6 @@ async def test_a_guess_from_a_pause_between_words_is_not_kept(
 
 
 @dataclass
-class SlowPrefill(CachingBackend):
-    """A prefill that takes a while, so a pause finds it running."""
-
-    async def prefill(
-        self,
-        messages: Sequence[Message],
-        *,
-        relaxed: Callable[[], bool] | None = None,
-        cut_history: bool = False,
-    ) -> None:
-        await super().prefill(messages, relaxed=relaxed, cut_history=cut_history)
-        await asyncio.sleep(0.5)
-
-
-@dataclass
 class HeldStt(ScriptedStt):
     """Transcription number `hold` (from 0) waits until `release` is set."""
 
@@ -444,7 +432,7 @@ class HeldStt(ScriptedStt):
 
 
 async def test_a_prefill_a_pause_stopped_resumes_when_the_person_goes_on(ctx: TurnContext):
-    backend = ctx.backend = SlowPrefill(script=["Half past three."])
+    backend = ctx.backend = CachingBackend(script=["Half past three."], prefill_seconds=0.5)
     # followed while talking, guessed at the short pause (still transcribing when the person
     # goes on), and the final guess
     stt = HeldStt(["What time", "What", "What time is it?"], hold=1)
