@@ -136,7 +136,7 @@ def _begin(ctx: TurnContext, text: str | None) -> tuple[Identity, _Begun | None]
     """On a store thread, one call per turn: the identity, and once the first meeting is over,
     the user's message checked and committed together with the reply's row (one disk flush).
     Refused input raises its UserError before anything is stored."""
-    identity = ctx.store.get_identity()
+    identity, history = ctx.store.turn_state(limit=400)
     if not identity.onboarded or text is None:
         return identity, None
     text = clean_user_text(text, ctx.config.max_input_chars)
@@ -147,10 +147,12 @@ def _begin(ctx: TurnContext, text: str | None) -> tuple[Identity, _Begun | None]
         reply_tokens=ctx.config.max_reply_tokens,
         count=ctx.backend.count_tokens,
     )
-    history = ctx.store.messages(limit=400)
-    with ctx.store.transaction():  # a new session's row is committed with its first message
-        said = ctx.store.add_message(ctx.session(), "user", text)
-        row = ctx.store.add_message(ctx.session(), "assistant", "", "streaming")
+    with ctx.store.transaction() if not ctx.session_id else contextlib.nullcontext():
+        # a new session's row is committed with its first message; a later turn's two rows
+        # are one statement
+        said, row = ctx.store.add_messages(
+            ctx.session(), [("user", text, "complete"), ("assistant", "", "streaming")]
+        )
     return identity, _Begun(text, history, said, row)
 
 

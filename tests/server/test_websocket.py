@@ -224,16 +224,16 @@ def test_a_commit_waiting_for_the_disk_does_not_stall_other_users(
         signup(client, name)
         onboard(server, name)
     slow_store = server.accounts.open_store(server.accounts.get_user("ann"))
-    add_message = slow_store.add_message
+    add_messages = slow_store.add_messages
     writing, disk = threading.Event(), threading.Event()
     waited: list[bool] = []
 
     def waits_for_the_disk(*args: Any, **kwargs: Any) -> Any:
         writing.set()
         waited.append(disk.wait(10))  # ann's fsync takes until bob's whole turn is done
-        return add_message(*args, **kwargs)
+        return add_messages(*args, **kwargs)
 
-    monkeypatch.setattr(slow_store, "add_message", waits_for_the_disk)
+    monkeypatch.setattr(slow_store, "add_messages", waits_for_the_disk)
     with (
         client.websocket_connect("/api/conversation", headers=bearer(client, "ann")) as ann,
         client.websocket_connect("/api/conversation", headers=bearer(client, "bob")) as bob,

@@ -38,6 +38,33 @@ def test_messages_round_trip_in_order(accounts: Accounts):
     assert store.get_message(first.id).meta == {"k": 1}  # type: ignore[union-attr]
 
 
+def test_a_turns_reads_and_its_two_rows_go_together(accounts: Accounts):
+    store = accounts.open_store(accounts.ensure_user("alice"))
+    other = accounts.open_store(accounts.ensure_user("bob"))
+    other.add_message(other.start_session(), "user", "bob's words")
+    assert store.turn_state(limit=10) == (Identity(), [])
+    store.save_identity(Identity(os_name="Samantha", user_name="Alice"), "named")
+    session = store.start_session()
+    earlier = store.add_message(session, "user", "first")
+    said, row = store.add_messages(
+        session,
+        [("user", "50% of 'it'; DROP TABLE messages", "complete"), ("assistant", "", "streaming")],
+    )
+    assert earlier.id < said.id < row.id and (said.role, row.status) == ("user", "streaming")
+    identity, history = store.turn_state(limit=2)
+    assert identity.os_name == "Samantha"
+    assert history == [said, row]  # the newest two, oldest first, exactly as stored
+    assert [m.content for m in store.turn_state(limit=10)[1]] == [
+        "first",
+        "50% of 'it'; DROP TABLE messages",
+        "",
+    ]
+    with store.transaction():  # inside a transaction they join it
+        assert store.turn_state(limit=1)[1] == [row]
+        store.add_messages(session, [("user", "joined", "complete")])
+    assert store.messages(limit=1)[0].content == "joined"
+
+
 def test_users_cannot_see_each_other(accounts: Accounts):
     a = accounts.open_store(accounts.ensure_user("alice"))
     b = accounts.open_store(accounts.ensure_user("bob"))

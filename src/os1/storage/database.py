@@ -33,6 +33,10 @@ class Database(Protocol):
 
     def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]: ...
 
+    def query_many(self, steps: Sequence[tuple[str, Params]]) -> list[list[dict[str, Any]]]:
+        """Several statements in one transaction (one round trip on a server); each one's rows."""
+        ...
+
     def execute(self, sql: str, params: Params = ()) -> int:
         """Run a statement; return the new row id for an INSERT, else the changed row count."""
         ...
@@ -125,6 +129,20 @@ class SqliteDatabase:
     def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
         with self._lock, self._errors():
             return [dict(row) for row in self._connection().execute(sql, params)]
+
+    def query_many(self, steps: Sequence[tuple[str, Params]]) -> list[list[dict[str, Any]]]:
+        reads = all(sql.lstrip()[:6].upper() == "SELECT" for sql, _ in steps)
+        with self._lock, self._errors():
+            conn = self._connection()
+            if reads and not conn.in_transaction:  # one snapshot, no write lock
+                conn.execute("BEGIN")
+                try:
+                    return [[dict(r) for r in conn.execute(sql, params)] for sql, params in steps]
+                finally:
+                    conn.execute("COMMIT")
+        with self.transaction(), self._errors():
+            conn = self._connection()
+            return [[dict(r) for r in conn.execute(sql, params)] for sql, params in steps]
 
     def execute(self, sql: str, params: Params = ()) -> int:
         with self._lock, self._errors():

@@ -25,7 +25,7 @@ import contextlib
 import functools
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from importlib import resources
 from typing import Any, Literal
 
@@ -160,32 +160,54 @@ class PostgresDatabase:
 
     def _run(self, query: str, params: Params) -> Any:
         """Execute one statement; return its cursor, positioned on the statement's result."""
-        args = tuple(params) if params else ()
+        return self._run_all([(query, params)])
+
+    def _run_all(self, steps: Sequence[tuple[str, Params]]) -> Any:
+        """Execute statements in one transaction; return the cursor on the first one's result
+        (`nextset()` moves to the next)."""
         if getattr(self._local, "conn", None) is not None:  # inside transaction(): join it
-            return self._local.conn.execute(translate(query), args or None)
-        # A standalone statement: BEGIN, SET LOCAL the user, the statement and COMMIT go to the
-        # server as one simple query (one round trip instead of four; it measured ~40% less
-        # time per statement). psycopg's ClientCursor quotes the values as literals, with
+            conn = self._local.conn
+            if len(steps) == 1:
+                query, params = steps[0]
+                return conn.execute(translate(query), tuple(params) or None)
+            cur = psycopg.ClientCursor(conn)  # several statements: one simple query
+            cur.execute(
+                "; ".join(translate(q) for q, _ in steps),
+                tuple(a for _, params in steps for a in params),
+            )
+            return cur
+        # Standalone statements: BEGIN, SET LOCAL the user, the statements and COMMIT go to the
+        # server as one simple query (one round trip instead of four or more; it measured ~40%
+        # less time per statement). psycopg's ClientCursor quotes the values as literals, with
         # the connection's encoding. On an error the rest is skipped: roll back explicitly.
         head = "BEGIN; SELECT set_config('app.user_id', %s, true); " if self.user_id else "BEGIN; "
         with self.pool.connection() as conn:
             cur = psycopg.ClientCursor(conn)
             try:
                 cur.execute(
-                    head + translate(query) + "; COMMIT",
-                    ((self.user_id,) if self.user_id else ()) + args,
+                    head + "; ".join(translate(q) for q, _ in steps) + "; COMMIT",
+                    ((self.user_id,) if self.user_id else ())
+                    + tuple(a for _, params in steps for a in params),
                 )
             except BaseException:
                 with contextlib.suppress(psycopg.Error):
                     conn.execute("ROLLBACK")
                 raise
             for _ in range(2 if self.user_id else 1):
-                cur.nextset()  # past BEGIN (and set_config) to the statement's own result
+                cur.nextset()  # past BEGIN (and set_config) to the first statement's result
             return cur
 
     def query(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
         cur = self._run(sql, params)
         return list(cur.fetchall()) if cur.description else []
+
+    def query_many(self, steps: Sequence[tuple[str, Params]]) -> list[list[dict[str, Any]]]:
+        cur = self._run_all(steps)
+        results: list[list[dict[str, Any]]] = []
+        for _ in steps:
+            results.append(list(cur.fetchall()) if cur.description else [])
+            cur.nextset()
+        return results
 
     def execute(self, sql: str, params: Params = ()) -> int:
         m = _INSERT_INTO.match(sql)

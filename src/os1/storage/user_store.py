@@ -31,6 +31,19 @@ def _message(row: dict[str, Any]) -> StoredMessage:
     )
 
 
+def _identity(rows: list[dict[str, Any]]) -> Identity:
+    if not rows:
+        return Identity()
+    row = rows[0]
+    return Identity(
+        os_name=row["os_name"],
+        voice=row["voice"],
+        user_name=row["user_name"],
+        onboarding_step=row["onboarding_step"],
+        answers=json.loads(row["onboarding"] or "{}"),
+    )
+
+
 class UserStore:
     def __init__(self, db: Database, user_id: str) -> None:
         self.db = db
@@ -100,6 +113,9 @@ class UserStore:
         self, *, limit: int | None = None, session_id: int | None = None
     ) -> list[StoredMessage]:
         """The latest `limit` messages (optionally of one session), oldest first."""
+        return [_message(r) for r in reversed(self.db.query(*self._latest(limit, session_id)))]
+
+    def _latest(self, limit: int | None, session_id: int | None = None) -> tuple[str, list[Any]]:
         sql = "SELECT * FROM messages WHERE user_id = ?"
         params: list[Any] = [self.user_id]
         if session_id is not None:
@@ -109,7 +125,37 @@ class UserStore:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return [_message(r) for r in reversed(self.db.query(sql, params))]
+        return sql, params
+
+    def add_messages(
+        self, session_id: int, rows: list[tuple[Role, str, MessageStatus]]
+    ) -> list[StoredMessage]:
+        """Several messages in one statement (one round trip on a server), in order."""
+        created = utcnow()
+        values = ", ".join("(?, ?, ?, ?, ?, ?, ?)" for _ in rows)
+        params = [
+            a
+            for role, content, status in rows
+            for a in (self.user_id, session_id, role, content, status, created, "{}")
+        ]
+        ids = self.db.query(
+            "INSERT INTO messages (user_id, session_id, role, content, status, created_at, meta)"
+            f" VALUES {values} RETURNING id",
+            params,
+        )
+        # Ids grow in insertion order on both engines; RETURNING's own order is not promised.
+        when = datetime.fromisoformat(created)
+        return [
+            StoredMessage(number, session_id, role, content, status, when, {})
+            for number, (role, content, status) in zip(
+                sorted(int(r["id"]) for r in ids), rows, strict=True
+            )
+        ]
+
+    def turn_state(self, limit: int) -> tuple[Identity, list[StoredMessage]]:
+        """The identity and the latest `limit` messages, read together (one round trip)."""
+        identity, latest = self.db.query_many([self._identity_query(), self._latest(limit)])
+        return _identity(identity), [_message(r) for r in reversed(latest)]
 
     def recover(self) -> int:
         """Mark replies left `streaming` by a crash as `interrupted`; return how many."""
@@ -121,17 +167,10 @@ class UserStore:
     # --- identity ----------------------------------------------------------------------------
 
     def get_identity(self) -> Identity:
-        rows = self.db.query("SELECT * FROM identity WHERE user_id = ?", (self.user_id,))
-        if not rows:
-            return Identity()
-        row = rows[0]
-        return Identity(
-            os_name=row["os_name"],
-            voice=row["voice"],
-            user_name=row["user_name"],
-            onboarding_step=row["onboarding_step"],
-            answers=json.loads(row["onboarding"] or "{}"),
-        )
+        return _identity(self.db.query(*self._identity_query()))
+
+    def _identity_query(self) -> tuple[str, list[Any]]:
+        return "SELECT * FROM identity WHERE user_id = ?", [self.user_id]
 
     def save_identity(self, identity: Identity, reason: str = "") -> None:
         """Store the identity and record each changed field in identity_history."""
