@@ -103,22 +103,35 @@ async def prewarm(
     the prompt run_turn would send for it, history and `notes` included ('' = the history
     only), as a speculative prefill where the backend offers one (`PromptCache`). Nothing is
     stored. `relaxed`: see PromptCache."""
-    identity = ctx.store.get_identity()
-    if not identity.onboarded:
+    warm = await off_loop(_warm_prompt, ctx, text, notes)  # (store reads: not on the loop)
+    if warm is None:
         return
-    system = system_prompt(identity, ctx.user_name)
-    messages, cut = [Message("system", system), Message("user", "")], False
+    messages, cut = warm
+    cache = prompt_cache(ctx.backend) if text is not None else None
     with contextlib.suppress(UserError):  # the real turn will report it
-        if text is not None:
-            user_text = clean_user_text(text, ctx.config.max_input_chars) if text else ""
-            history = ctx.store.messages(limit=400)
-            prompt = prompt_for(ctx, user_text, history=history, notes=notes)
-            messages, cut = prompt.messages, prompt.dropped > 0
-        cache = prompt_cache(ctx.backend) if text is not None else None
         if cache is not None:  # a guess: evaluated in chunks, it gives way to a real turn
             await cache.prefill(messages, relaxed=relaxed, cut_history=cut)
         else:
             await collect_text(ctx.backend, messages, GenerationOptions(max_tokens=1))
+
+
+def _warm_prompt(
+    ctx: TurnContext, text: str | None, notes: str
+) -> tuple[list[Message], bool] | None:
+    """The messages `prewarm` evaluates and whether history was cut (None: nothing to do)."""
+    if text is None:
+        identity = ctx.store.get_identity()
+        system = Message("system", system_prompt(identity, ctx.user_name))
+        return ([system, Message("user", "")], False) if identity.onboarded else None
+    identity, history = ctx.store.turn_state(limit=400)
+    if not identity.onboarded:
+        return None
+    try:
+        user_text = clean_user_text(text, ctx.config.max_input_chars) if text else ""
+        prompt = prompt_for(ctx, user_text, history=history, notes=notes, identity=identity)
+    except UserError:  # the real turn will report it
+        return None
+    return list(prompt.messages), prompt.dropped > 0
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ Appending keeps what the model holds of the notes valid: only the new lines are 
 A voice call also holds memory's model extraction (a generation of its own, seconds long on
 these cores) until it ends: `hold(True)` at the first audio, `hold(False)` at the end. Without
 memory, or before the first plan, `text` is None and the turn recalls for its message.
-Users: os1.voice.session (while the reply plays and the person talks) and os1.cli.ahead (the
-terminal chat, while the user reads and types).
+Users: os1.voice.session (while the reply plays and the person talks) and os1.typing_ahead (the
+terminal chat while the user reads and types; the web chat once the browser says they type).
 """
 
 from __future__ import annotations

@@ -89,6 +89,24 @@ async def test_two_slots_run_two_users_at_once():
     assert (await t1, await t2) == ("a1", "b1")
 
 
+async def test_the_model_is_one_users_only_while_no_one_else_came_since():
+    inner = GatedBackend()
+    fair = FairBackend(inner, slots=1)
+    assert fair.only("a") and fair.only("b")  # nobody served yet
+    a1 = ask(fair.for_user("a"), "a1")
+    await settle()
+    assert fair.only("a") and not fair.only("b")
+    b1 = ask(fair.for_user("b"), "b1")  # waits behind a
+    await settle()
+    assert not fair.only("a")
+    inner.finish("a1")
+    await settle()
+    assert not fair.only("a") and fair.only("b")  # b's turn runs
+    inner.finish("b1")
+    assert (await a1, await b1) == ("a1", "b1")
+    assert fair.only("b") and not fair.only("a")  # the model last served b
+
+
 async def test_past_the_per_user_bound_a_clear_busy_at_once():
     inner = GatedBackend()
     fair = FairBackend(inner, slots=1, per_user=2, typical_seconds=7.0)

@@ -1,36 +1,14 @@
-"""The terminal chat prepares the next turn's notes while the user types (os1.cli.ahead)."""
+"""The terminal chat prepares the next turn's notes while the user types (os1.typing_ahead)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
-from os1.cli.ahead import TypingAhead
 from os1.context import TurnContext
 from os1.conversation import run_turn
 from os1.memory import LongTermMemory
-from os1.messages import Message
-from os1.testing import ScriptedBackend
-from tests.helpers import drain
-
-
-@dataclass
-class PrefillingBackend(ScriptedBackend):
-    """A scripted embedded model that records its prefills (the prompt's last two messages)
-    and whether each was relaxed when it began."""
-
-    prefilled: list[tuple[str, str, bool | None]] = field(default_factory=list)
-
-    async def prefill(
-        self,
-        messages: Sequence[Message],
-        *,
-        relaxed: Callable[[], bool] | None = None,
-        cut_history: bool = False,
-    ) -> None:
-        notes = messages[-2].content if messages[-2].role == "system" else ""
-        self.prefilled.append((notes, messages[-1].content, relaxed() if relaxed else None))
+from os1.typing_ahead import TypingAhead
+from tests.helpers import PrefillingBackend, drain
 
 
 async def test_notes_are_chosen_and_evaluated_while_the_user_types(

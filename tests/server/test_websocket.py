@@ -4,25 +4,96 @@ credentials, limits — with the scripted backend."""
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from os1.backends.base import GenerationOptions
+from os1.backends.fair import FairBackend
 from os1.config import Config
 from os1.errors import UserError
+from os1.events import BackendEvent, GenerationDone, TextDelta
+from os1.messages import Message
 from os1.persona.identity import ONBOARDED, Identity
 from os1.server import create_app
 from os1.server.app import api_of
 from os1.server.state import Server
 from os1.testing import ScriptedBackend
+from tests.helpers import PrefillingBackend
 from tests.server.conftest import bearer, converse, fast_settings, signup
 
 
 def onboard(server: Server, name: str) -> None:
     store = server.accounts.open_store(server.accounts.get_user(name))
     store.save_identity(Identity("Samantha", "joe", name.capitalize(), ONBOARDED, {}))
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+class ChatPrefillingBackend(PrefillingBackend):
+    """Memory's model extraction (JSON-constrained calls, run when the model is idle) finds
+    nothing and leaves the script to the conversation."""
+
+    async def stream(
+        self, messages: Sequence[Message], options: GenerationOptions
+    ) -> AsyncGenerator[BackendEvent, None]:
+        if options.json_schema is not None:
+            yield TextDelta("{}")
+            yield GenerationDone("stop", completion_tokens=1)
+            return
+        async for event in super().stream(messages, options):
+            yield event
+
+
+def test_a_message_being_typed_has_its_reply_prepared(config: Config) -> None:
+    backend = ChatPrefillingBackend(
+        script=["Lovely.", "Anna, of course.", "Biscuit! " * 30, "Yes.", "Hello, Bob.", "Bye, Ann."]
+    )
+    app = create_app(config, backend=FairBackend(backend), settings=fast_settings())  # as served
+    with TestClient(app, base_url="http://testserver") as client:
+        signup(client, "ann")
+        onboard(api_of(app).state.os1, "ann")
+        with client.websocket_connect("/api/conversation") as ws:
+            ws.receive_json()
+            converse(ws, {"type": "say", "text": "My sister is called Anna; my dog is Biscuit."})
+            assert backend.prefilled == []  # nothing is prepared unasked
+            ws.send_json({"type": "typing"})
+            ws.send_json({"type": "typing"})  # (once per message)
+            wait_for(lambda: len(backend.prefilled) == 1)
+            notes, message, relaxed = backend.prefilled[0]
+            assert "Anna" in notes and message == "" and relaxed is True  # large chunks
+            frames = converse(ws, {"type": "say", "text": "What is my sister called?"})
+            assert frames[-2]["text"] == "Anna, of course."
+            sent = backend.calls[-1].messages
+            assert sent[-1].content == "What is my sister called?"
+            assert notes.splitlines()[-1] in sent[-2].content  # the notes chosen ahead
+            # typed while the OS replies: prepared from the reply, once it is there
+            backend.delay = 0.02
+            ws.send_json({"type": "say", "text": "And my dog?"})
+            ws.send_json({"type": "typing"})
+            while ws.receive_json()["type"] != "idle":
+                assert len(backend.prefilled) == 1  # not during the reply
+            wait_for(lambda: len(backend.prefilled) == 2)
+            assert converse(ws, {"type": "say", "text": "Good."})[-2]["text"] == "Yes."
+            # another user on the model: a prefill for ann would take the prompt it keeps
+            signup(client, "bob")
+            onboard(api_of(app).state.os1, "bob")
+            with client.websocket_connect("/api/conversation") as bob:
+                bob.receive_json()
+                assert converse(bob, {"type": "say", "text": "Hi."})[-2]["text"] == "Hello, Bob."
+            ws.send_json({"type": "typing"})
+            assert converse(ws, {"type": "say", "text": "Bye."})[-2]["text"] == "Bye, Ann."
+            assert len(backend.prefilled) == 2
+    backend.assert_done()
 
 
 def test_the_os_speaks_first_then_the_first_meeting_goes_on(client: TestClient) -> None:

@@ -90,6 +90,7 @@ class FairBackend:
         self._waiting = 0
         self._grants = itertools.count()
         self._arrivals = itertools.count()
+        self.last_user: str | None = None  # whose generation was granted last
 
     # --- the Backend surface ------------------------------------------------------------------
 
@@ -132,6 +133,12 @@ class FairBackend:
     def waiting(self) -> int:
         return self._waiting
 
+    def only(self, user_id: str) -> bool:
+        """The latest generation was `user_id`'s (or none has run) and no one else's is running
+        or waiting: the prompt the model keeps is theirs, and evaluating one ahead for them
+        would take it from nobody (os1.typing_ahead)."""
+        return self.last_user in (None, user_id) and all(u == user_id for u in self._lanes)
+
     def retry_after(self) -> int:
         """Whole seconds until a new request would likely start: the queue ahead, drained
         `slots` at a time, at the recent average generation time."""
@@ -143,7 +150,7 @@ class FairBackend:
         if lane.running + len(lane.waiting) >= self.per_user:
             raise Busy(self.retry_after())
         if self._running < self.slots and self._waiting == 0:
-            self._grant(lane)
+            self._grant(user_id, lane)
             return
         if self._waiting >= self.total:
             raise Busy(self.retry_after())
@@ -164,7 +171,8 @@ class FairBackend:
                 raise Busy(self.retry_after()) from None
             raise
 
-    def _grant(self, lane: _Lane) -> None:
+    def _grant(self, user_id: str, lane: _Lane) -> None:
+        self.last_user = user_id
         lane.running += 1
         lane.last_served = next(self._grants)
         self._running += 1
@@ -181,13 +189,13 @@ class FairBackend:
     def _dispatch(self) -> None:
         """Give free slots to the waiting users served least recently (ties: who came first)."""
         while self._running < self.slots and self._waiting:
-            lane = min(
-                (lane for lane in self._lanes.values() if lane.waiting),
-                key=lambda lane: (lane.last_served, lane.waiting[0].seq),
+            user_id, lane = min(
+                ((u, lane) for u, lane in self._lanes.items() if lane.waiting),
+                key=lambda item: (item[1].last_served, item[1].waiting[0].seq),
             )
             waiter = lane.waiting.popleft()
             self._waiting -= 1
-            self._grant(lane)
+            self._grant(user_id, lane)
             waiter.future.set_result(None)
 
     def _forget(self, user_id: str) -> None:

@@ -7,11 +7,11 @@ import asyncio
 import contextlib
 import sys
 
-from os1.cli.ahead import TypingAhead
 from os1.cli.common import add_model_options, config_from, status
 from os1.cli.render import TerminalRenderer
 from os1.conversation import prewarm, run_turn
 from os1.runtime import Runtime
+from os1.typing_ahead import TypingAhead
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

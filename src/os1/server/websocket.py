@@ -10,6 +10,12 @@ Client → server: one JSON object per text frame (at most `max_frame_bytes`):
     {"type": "start"}                                   let the OS speak first (the first meeting's
                                                         opening); nothing happens once onboarded
     {"type": "stop"}                                    interrupt the reply in progress (barge-in)
+    {"type": "typing"}                                  the user began writing a message: the
+                                                        server may prepare its reply (memory's
+                                                        notes chosen, the prompt evaluated on the
+                                                        embedded model); nothing is stored or
+                                                        interrupted, and more than one per
+                                                        message does nothing more
     {"type": "ping"}                                    → {"type": "pong"}
 
 Server → client: one JSON object per text frame. The conversation events are the dataclasses
@@ -62,6 +68,7 @@ from os1.server.ratelimit import RateLimited
 from os1.server.state import Server
 from os1.server.wire import encode, event_frame
 from os1.storage.offload import off_loop
+from os1.typing_ahead import TypingAhead
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -95,8 +102,12 @@ class Ping(_Frame):
     type: Literal["ping"]
 
 
-ClientFrame = Annotated[Say | Start | Stop | Ping, Field(discriminator="type")]
-_frames: TypeAdapter[Say | Start | Stop | Ping] = TypeAdapter(ClientFrame)
+class Typing(_Frame):
+    type: Literal["typing"]
+
+
+ClientFrame = Annotated[Say | Start | Stop | Ping | Typing, Field(discriminator="type")]
+_frames: TypeAdapter[Say | Start | Stop | Ping | Typing] = TypeAdapter(ClientFrame)
 
 
 class ClientTooSlow(Exception):
@@ -113,6 +124,9 @@ class Conversation:
         self.ctx: TurnContext | None = None  # opened at the first turn: idle sockets stay cheap
         self.turn: asyncio.Task[None] | None = None
         self._send_lock = asyncio.Lock()
+        self.ahead: TypingAhead | None = None  # the next message's reply, prepared as it is typed
+        self._preparing: asyncio.Task[None] | None = None
+        self._typed_during_turn = False
 
     async def send(self, frame: dict[str, Any]) -> None:
         async with self._send_lock:
@@ -170,9 +184,15 @@ class Conversation:
                 continue
             await self.handle(frame)
 
-    async def handle(self, frame: Say | Start | Stop | Ping) -> None:
+    async def handle(self, frame: Say | Start | Stop | Ping | Typing) -> None:
         if isinstance(frame, Ping):
             await self.send({"type": "pong"})
+            return
+        if isinstance(frame, Typing):
+            if self.turn is not None and not self.turn.done():
+                self._typed_during_turn = True  # prepared from the reply, once it is there
+            else:
+                await self.prepare()
             return
         await self.interrupt()
         if isinstance(frame, Stop):
@@ -206,12 +226,28 @@ class Conversation:
             with contextlib.suppress(asyncio.CancelledError, ClientTooSlow):
                 await turn
 
+    async def prepare(self) -> None:
+        """The user is typing: prepare the next turn (os1.typing_ahead), once per message."""
+        if self.ahead is None:
+            self.ahead = TypingAhead(await self.context())
+        task = self.ahead.start_task()
+        if task is not None:
+            self._preparing = task
+
+    async def close(self) -> None:
+        await self.interrupt()
+        if self._preparing is not None:
+            self._preparing.cancel()
+            with contextlib.suppress(BaseException):
+                await self._preparing
+
     async def run(self, text: str | None, client_id: str | None) -> None:
         started: int | None = None
         parts: list[str] = []
         try:
             ctx = await self.context()
-            async with aclosing(run_turn(ctx, text)) as events:
+            notes = await self.ahead.finish(text) if self.ahead and text is not None else None
+            async with aclosing(run_turn(ctx, text, notes=notes)) as events:
                 async for event in events:
                     extra: dict[str, Any] = {}
                     if isinstance(event, TurnStarted):
@@ -225,6 +261,9 @@ class Conversation:
                         extra["client_id"] = client_id
                     await self.send(event_frame(event, **extra))
             await self.send({"type": "idle"})
+            if self._typed_during_turn:
+                self._typed_during_turn = False
+                await self.prepare()
         except asyncio.CancelledError:
             if started is not None:  # the reply was cut short; tell the client what was kept
                 with contextlib.suppress(Exception):
@@ -297,7 +336,7 @@ async def conversation(ws: WebSocket) -> None:
     except (WebSocketDisconnect, ClientTooSlow):
         pass
     finally:
-        await chat.interrupt()
+        await chat.close()
         if ws.application_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
                 await ws.close(1000)

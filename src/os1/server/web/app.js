@@ -4,7 +4,7 @@
 
 const $ = (id) => document.getElementById(id);
 const state = { info: null, me: null, csrf: null, ws: null, identity: null, outbox: new Map(),
-  current: null, retry: 0, signup: false, seq: 0 };
+  current: null, retry: 0, signup: false, seq: 0, typing: false };
 
 // ---- HTTP ------------------------------------------------------------------------------
 async function api(method, path, body) {
@@ -94,7 +94,7 @@ function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const ws = new WebSocket(`${scheme}://${location.host}/api/conversation`);
   state.ws = ws;
-  ws.onopen = () => { state.retry = 0; setStatus(""); };
+  ws.onopen = () => { state.retry = 0; state.typing = false; setStatus(""); };
   ws.onmessage = (ev) => { let f; try { f = JSON.parse(ev.data); } catch (_) { return; } onFrame(f); };
   ws.onclose = (ev) => {
     if (state.ws !== ws) return;
@@ -161,11 +161,15 @@ $("composer").addEventListener("submit", (e) => {
   e.preventDefault();
   const text = $("input").value.trim();
   if (!text) return;
-  $("input").value = ""; grow();
+  $("input").value = ""; grow(); state.typing = false;
   say(text);
 });
 function grow() { const t = $("input"); t.style.height = "auto"; t.style.height = `${Math.min(t.scrollHeight, 160)}px`; }
-$("input").addEventListener("input", grow);
+$("input").addEventListener("input", () => {
+  grow();
+  // The first keystroke of a message lets the server prepare its reply while it is typed.
+  if (!state.typing && $("input").value.trim()) state.typing = send({ type: "typing" });
+});
 $("input").addEventListener("keydown", (e) => {
   if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); $("composer").requestSubmit(); }
   if (e.key === "Escape" && state.current) send({ type: "stop" });
