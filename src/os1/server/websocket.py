@@ -246,7 +246,9 @@ class Conversation:
         parts: list[str] = []
         try:
             ctx = await self.context()
-            notes = await self.ahead.finish(text) if self.ahead and text is not None else None
+            notes = None  # chosen while the message is stored: its ack does not wait for them
+            if self.ahead is not None and text is not None:
+                notes = asyncio.ensure_future(self.ahead.finish(text))
             async with aclosing(run_turn(ctx, text, notes=notes)) as events:
                 async for event in events:
                     extra: dict[str, Any] = {}
