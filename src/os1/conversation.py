@@ -11,7 +11,6 @@ of the first meeting); after onboarding it yields nothing.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
@@ -135,12 +134,6 @@ def _warm_prompt(
     return list(prompt.messages), prompt.dropped > 0
 
 
-def _drop(notes: object) -> None:
-    """Notes still being chosen for a turn that will not use them."""
-    if isinstance(notes, asyncio.Future):
-        notes.cancel()
-
-
 @dataclass(frozen=True)
 class _Begun:
     """A turn's start: the user's words (cleaned), the history before them, their stored
@@ -177,40 +170,27 @@ def _begin(ctx: TurnContext, text: str | None) -> tuple[Identity, _Begun | None]
 
 
 async def run_turn(
-    ctx: TurnContext,
-    text: str | None,
-    *,
-    notes: str | asyncio.Future[str | None] | None = None,
+    ctx: TurnContext, text: str | None, *, notes: str | None = None
 ) -> AsyncGenerator[Event, None]:
     """One exchange (see the module docstring). `notes`: memory notes chosen ahead of the
     message (`Memory.notes_ahead`; voice evaluates them while the person speaks), which the
-    turn uses as they are; without them the turn recalls for its message. They may still be
-    being chosen (a future, e.g. os1.typing_ahead's `finish` as a task): the message is stored
-    and acknowledged first, then the turn waits for them (and cancels them if it stops)."""
+    turn uses as they are; without them the turn recalls for its message."""
     try:
         identity, begun = await off_loop(_begin, ctx, text)
     except UserError as e:
-        _drop(notes)
         yield ErrorEvent(e.sentence)
         return
-    except BaseException:
-        _drop(notes)
-        raise
     if not identity.onboarded:
-        _drop(notes)
         async with aclosing(onboarding.step(ctx, identity, text)) as steps:
             async for event in steps:
                 yield event
         return
     if begun is None:
-        _drop(notes)
         return
     text, history, user_message, row = begun.text, begun.history, begun.said, begun.row
     ended: TurnEnded | None = None
     try:
         yield MessageStored(user_message.id)
-        if isinstance(notes, asyncio.Future):
-            notes = await notes
         if ctx.memory is None:
             notes = ""
         elif notes is None:
@@ -223,7 +203,6 @@ async def run_turn(
             ctx.memory.show(user_message.id, prompt.notes)
     except BaseException:  # stopped before the model (barge-in, a closed socket): the reply's
         # row ends empty and interrupted, not `streaming` until the next start recovers it
-        _drop(notes)
         ctx.store.update_message(row.id, "", "interrupted")
         raise
     replies = stream_reply(ctx, prompt.messages, options, row=row)

@@ -3,7 +3,6 @@ credentials, limits — with the scripted backend."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
@@ -19,7 +18,6 @@ from os1.config import Config
 from os1.errors import UserError
 from os1.events import BackendEvent, GenerationDone, TextDelta
 from os1.messages import Message
-from os1.notes_ahead import NotesAhead
 from os1.persona.identity import ONBOARDED, Identity
 from os1.server import create_app
 from os1.server.app import api_of
@@ -95,41 +93,6 @@ def test_a_message_being_typed_has_its_reply_prepared(config: Config) -> None:
             ws.send_json({"type": "typing"})
             assert converse(ws, {"type": "say", "text": "Bye."})[-2]["text"] == "Bye, Ann."
             assert len(backend.prefilled) == 2
-    backend.assert_done()
-
-
-def test_a_message_is_acknowledged_before_its_prepared_notes_are_chosen(
-    config: Config, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    backend = ChatPrefillingBackend(script=["Lovely.", "Anna, of course."])
-    app = create_app(config, backend=FairBackend(backend), settings=fast_settings())
-    gate = threading.Event()
-    plan = NotesAhead.plan
-
-    async def slow_plan(self: NotesAhead) -> None:  # e.g. a large memory index still loading
-        await asyncio.to_thread(gate.wait, 10)
-        await plan(self)
-
-    monkeypatch.setattr(NotesAhead, "plan", slow_plan)
-    with TestClient(app, base_url="http://testserver") as client:
-        signup(client, "ann")
-        onboard(api_of(app).state.os1, "ann")
-        with client.websocket_connect("/api/conversation") as ws:
-            try:
-                ws.receive_json()
-                converse(ws, {"type": "say", "text": "My sister is called Anna."})
-                ws.send_json({"type": "typing"})
-                said = time.monotonic()
-                ws.send_json({"type": "say", "text": "What is my sister called?"})
-                assert ws.receive_json()["type"] == "message_stored"  # while the notes wait
-                assert time.monotonic() - said < 1.0  # (not after CHOOSING_WAIT, 2 s)
-                assert len(backend.calls) == 1  # the reply waits for them
-            finally:
-                gate.set()  # (a failure must not leave the server waiting on it)
-            while (frame := ws.receive_json())["type"] != "turn_ended":
-                pass
-            assert frame["text"] == "Anna, of course."
-            assert "Anna" in backend.calls[-1].messages[-2].content  # the notes chosen ahead
     backend.assert_done()
 
 

@@ -246,9 +246,7 @@ class Conversation:
         parts: list[str] = []
         try:
             ctx = await self.context()
-            notes = None  # chosen while the message is stored: its ack does not wait for them
-            if self.ahead is not None and text is not None:
-                notes = asyncio.ensure_future(self.ahead.finish(text))
+            notes = await self.ahead.finish(text) if self.ahead and text is not None else None
             async with aclosing(run_turn(ctx, text, notes=notes)) as events:
                 async for event in events:
                     extra: dict[str, Any] = {}
