@@ -103,7 +103,9 @@ async def prewarm(
     the prompt run_turn would send for it, history and `notes` included ('' = the history
     only), as a speculative prefill where the backend offers one (`PromptCache`). Nothing is
     stored. `relaxed`: see PromptCache."""
-    warm = await off_loop(_warm_prompt, ctx, text, notes)  # (store reads: not on the loop)
+    # (on the caller's thread: in the terminal chat a daemon thread of its own, which must not
+    # become an executor thread that the interpreter waits for at exit while the model closes)
+    warm = _warm_prompt(ctx, text, notes)
     if warm is None:
         return
     messages, cut = warm
